@@ -1,0 +1,406 @@
+"""Typed ORM models.
+
+Portable column types only (no PostgreSQL-only types), so the same migrations
+run on the embedded SQLite default and on PostgreSQL. Times are timezone-aware
+and stored in UTC. Aggregates that the dashboards and scorecards need per agent
+per month are served by denormalised keys on ``reviews`` and ``review_answers``
+(agent, team, interaction time) with matching composite indexes, so they never
+need a join over the whole transcript tables.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware datetimes, normalised to UTC on the way in and out.
+
+    SQLite has no timezone support; without this, values read back would be
+    naive and comparisons with aware datetimes would fail.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; times must carry an offset")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Role(enum.StrEnum):
+    admin = "admin"
+    qa_lead = "qa_lead"
+    reviewer = "reviewer"
+    trainer = "trainer"
+    agent = "agent"
+
+
+class Channel(enum.StrEnum):
+    call = "call"
+    chat = "chat"
+    email = "email"
+
+
+class Speaker(enum.StrEnum):
+    agent = "agent"
+    customer = "customer"
+    system = "system"
+
+
+class ReviewStatus(enum.StrEnum):
+    draft = "draft"
+    submitted = "submitted"
+
+
+LANGUAGES = ("en", "ar")
+
+
+def _in(column: str, values: Any) -> str:
+    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
+
+
+class Team(Base):
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    agents: Mapped[list[Agent]] = relationship(back_populates="team")
+
+
+class Agent(Base):
+    """A person whose interactions are reviewed; ``external_id`` is the source system's id."""
+
+    __tablename__ = "agents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    email: Mapped[str | None] = mapped_column(String(320))
+    locale: Mapped[str] = mapped_column(String(2), default="en")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    team: Mapped[Team | None] = relationship(back_populates="agents")
+    user: Mapped[User | None] = relationship(back_populates="agent")
+
+    __table_args__ = (CheckConstraint(_in("locale", LANGUAGES), name="locale"),)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(120), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(16))
+    locale: Mapped[str] = mapped_column(String(2), default="en")
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column()
+    last_login_at: Mapped[datetime | None] = mapped_column()
+    agent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL"), unique=True
+    )
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    agent: Mapped[Agent | None] = relationship(back_populates="user")
+
+    __table_args__ = (
+        CheckConstraint(_in("role", Role), name="role"),
+        CheckConstraint(_in("locale", LANGUAGES), name="locale"),
+    )
+
+    def __repr__(self) -> str:  # never show the hash
+        return f"User(id={self.id!r}, username={self.username!r}, role={self.role!r})"
+
+
+class Interaction(Base):
+    __tablename__ = "interactions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(100), default="import")
+    external_id: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(8))
+    language: Mapped[str] = mapped_column(String(2), default="en")
+    started_at: Mapped[datetime] = mapped_column()
+    duration_seconds: Mapped[float | None] = mapped_column(Float)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="RESTRICT"))
+    customer_ref: Mapped[str | None] = mapped_column(String(200))
+    recording: Mapped[str | None] = mapped_column(String(2000))
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+    turn_count: Mapped[int] = mapped_column(Integer, default=0)
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)
+    analysis_version: Mapped[str | None] = mapped_column(String(80))
+
+    agent: Mapped[Agent] = relationship()
+    turns: Mapped[list[Turn]] = relationship(
+        back_populates="interaction", order_by="Turn.seq", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (
+        UniqueConstraint("source", "external_id", name="uq_interactions_source_external_id"),
+        CheckConstraint(_in("channel", Channel), name="channel"),
+        CheckConstraint(_in("language", LANGUAGES), name="language"),
+        Index("ix_interactions_agent_started", "agent_id", "started_at"),
+        Index("ix_interactions_started", "started_at"),
+        Index("ix_interactions_analysis_version", "analysis_version"),
+    )
+
+
+class Turn(Base):
+    __tablename__ = "turns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    interaction_id: Mapped[int] = mapped_column(ForeignKey("interactions.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    speaker: Mapped[str] = mapped_column(String(8))
+    text: Mapped[str] = mapped_column(Text)
+    start_s: Mapped[float | None] = mapped_column(Float)
+    end_s: Mapped[float | None] = mapped_column(Float)
+
+    interaction: Mapped[Interaction] = relationship(back_populates="turns")
+
+    __table_args__ = (
+        UniqueConstraint("interaction_id", "seq", name="uq_turns_interaction_seq"),
+        CheckConstraint(_in("speaker", Speaker), name="speaker"),
+    )
+
+
+class Rubric(Base):
+    """A named rubric; its content lives in immutable ``RubricVersion`` rows."""
+
+    __tablename__ = "rubrics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    versions: Mapped[list[RubricVersion]] = relationship(
+        back_populates="rubric", order_by="RubricVersion.version"
+    )
+
+
+class RubricVersion(Base):
+    """One immutable rubric content; the hash makes re-saving identical YAML a no-op."""
+
+    __tablename__ = "rubric_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rubric_id: Mapped[int] = mapped_column(ForeignKey("rubrics.id", ondelete="RESTRICT"))
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    source_yaml: Mapped[str] = mapped_column(Text)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    rubric: Mapped[Rubric] = relationship(back_populates="versions")
+
+    __table_args__ = (
+        UniqueConstraint("rubric_id", "version", name="uq_rubric_versions_rubric_version"),
+        UniqueConstraint("rubric_id", "content_hash", name="uq_rubric_versions_rubric_hash"),
+    )
+
+
+class Review(Base):
+    """A reviewer's grading of one interaction against one rubric version.
+
+    ``agent_id``, ``team_id`` and ``interaction_at`` are copied from the
+    interaction when the review is created so that per-agent-per-month
+    aggregates read one indexed table. ``lock_version`` is SQLAlchemy's version
+    counter: a stale save raises instead of silently overwriting.
+    """
+
+    __tablename__ = "reviews"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    interaction_id: Mapped[int] = mapped_column(ForeignKey("interactions.id", ondelete="CASCADE"))
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    rubric_version_id: Mapped[int] = mapped_column(
+        ForeignKey("rubric_versions.id", ondelete="RESTRICT")
+    )
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="RESTRICT"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    interaction_at: Mapped[datetime] = mapped_column()
+    status: Mapped[str] = mapped_column(String(10), default=ReviewStatus.draft.value)
+    score: Mapped[float | None] = mapped_column(Float)
+    section_scores: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    auto_fail: Mapped[bool] = mapped_column(Boolean, default=False)
+    auto_fail_reason: Mapped[str | None] = mapped_column(Text)
+    comment: Mapped[str | None] = mapped_column(Text)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column()
+    lock_version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    interaction: Mapped[Interaction] = relationship()
+    reviewer: Mapped[User] = relationship()
+    rubric_version: Mapped[RubricVersion] = relationship()
+    answers: Mapped[list[ReviewAnswer]] = relationship(
+        back_populates="review", cascade="all, delete-orphan", order_by="ReviewAnswer.id"
+    )
+
+    __mapper_args__ = {"version_id_col": lock_version}
+    __table_args__ = (
+        CheckConstraint(_in("status", ReviewStatus), name="status"),
+        Index("ix_reviews_agent_period", "agent_id", "status", "interaction_at"),
+        Index("ix_reviews_team_period", "team_id", "status", "interaction_at"),
+        Index("ix_reviews_period", "status", "interaction_at"),
+        Index("ix_reviews_interaction", "interaction_id"),
+        Index("ix_reviews_reviewer", "reviewer_id", "status"),
+    )
+
+
+class ReviewAnswer(Base):
+    """One criterion's answer. ``earned``/``possible`` are the scored points (None when N/A).
+
+    The denormalised ``agent_id``/``interaction_at``/``status`` keep per-criterion
+    monthly aggregates on a single covering index.
+    """
+
+    __tablename__ = "review_answers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id", ondelete="CASCADE"))
+    criterion_id: Mapped[str] = mapped_column(String(100))
+    section_id: Mapped[str] = mapped_column(String(100))
+    value: Mapped[float | None] = mapped_column(Float)
+    na: Mapped[bool] = mapped_column(Boolean, default=False)
+    comment: Mapped[str | None] = mapped_column(Text)
+    earned: Mapped[float | None] = mapped_column(Float)
+    possible: Mapped[float | None] = mapped_column(Float)
+    pct: Mapped[float | None] = mapped_column(Float)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="RESTRICT"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    interaction_at: Mapped[datetime] = mapped_column()
+    submitted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    review: Mapped[Review] = relationship(back_populates="answers")
+
+    __table_args__ = (
+        UniqueConstraint("review_id", "criterion_id", name="uq_review_answers_review_criterion"),
+        Index(
+            "ix_review_answers_criterion_period",
+            "submitted",
+            "criterion_id",
+            "interaction_at",
+            "pct",
+        ),
+        Index(
+            "ix_review_answers_agent_period",
+            "agent_id",
+            "submitted",
+            "interaction_at",
+            "criterion_id",
+            "pct",
+        ),
+    )
+
+
+class ReviewRevision(Base):
+    """A snapshot of a submitted review before it was changed (history is never lost)."""
+
+    __tablename__ = "review_revisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id", ondelete="CASCADE"))
+    revision: Mapped[int] = mapped_column(Integer)
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
+    changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("review_id", "revision", name="uq_review_revisions_review_revision"),
+    )
+
+
+class AuditEvent(Base):
+    """Append-only record of who changed what. No code path updates or deletes it."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor: Mapped[str] = mapped_column(String(200), default="system")
+    action: Mapped[str] = mapped_column(String(60))
+    entity_type: Mapped[str] = mapped_column(String(60))
+    entity_id: Mapped[str | None] = mapped_column(String(100))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    __table_args__ = (
+        Index("ix_audit_events_entity", "entity_type", "entity_id"),
+        Index("ix_audit_events_at", "at"),
+    )
+
+
+class AuditImmutableError(RuntimeError):
+    """Raised when code tries to change or delete an audit event."""
+
+
+@event.listens_for(AuditEvent, "before_update")
+def _audit_no_update(*_: object) -> None:
+    raise AuditImmutableError("audit events are append-only")
+
+
+@event.listens_for(AuditEvent, "before_delete")
+def _audit_no_delete(*_: object) -> None:
+    raise AuditImmutableError("audit events are append-only")
