@@ -137,7 +137,6 @@ def upgrade() -> None:
     sa.Column('text', sa.Text(), nullable=False),
     sa.Column('start_s', sa.Float(), nullable=True),
     sa.Column('end_s', sa.Float(), nullable=True),
-    sa.CheckConstraint("speaker IN ('agent', 'customer', 'system')", name=op.f('ck_turns_speaker')),
     sa.ForeignKeyConstraint(['interaction_id'], ['interactions.id'], name=op.f('fk_turns_interaction_id_interactions'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_turns')),
     sa.UniqueConstraint('interaction_id', 'seq', name='uq_turns_interaction_seq')
