@@ -458,7 +458,7 @@ def _block_rows(block: _Block, prefix: str, criterion: str | None) -> list[Row]:
     return rows
 
 
-def _check_tolerance(tolerance: float) -> float:
+def _check_tolerance(tolerance: float, context: str) -> float:
     if (
         isinstance(tolerance, bool)
         or not isinstance(tolerance, numbers.Real)
@@ -467,7 +467,8 @@ def _check_tolerance(tolerance: float) -> float:
     ):
         raise CalibrationError(
             "calibration.bad_tolerance",
-            f"tolerance must be a finite number of percentage points >= 0, got {tolerance!r}",
+            f"{context}: tolerance must be a finite number of percentage points >= 0, "
+            f"got {tolerance!r}",
         )
     return float(tolerance)
 
@@ -823,7 +824,7 @@ def criterion_report(
         raise CalibrationError(
             "calibration.bad_weight", f"{context}: weight must be a number >= 0, got {weight!r}"
         )
-    tol = _check_tolerance(tolerance)
+    tol = _check_tolerance(tolerance, context)
     rng = _check_range(criterion_id, criterion_type, value_range)
 
     _check_answers(answers, benchmark, context)
@@ -1017,7 +1018,7 @@ def session_report(
     undefined because every answer agreed are never "lowest"; those with too few answers
     cannot be ranked.
     """
-    tol = _check_tolerance(tolerance)
+    tol = _check_tolerance(tolerance, f"session {session_id!r}")
     if not criteria:
         raise CalibrationError(
             "calibration.no_criteria", "a session report needs at least one criterion report"
