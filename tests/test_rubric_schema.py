@@ -652,3 +652,13 @@ def test_problem_codes_are_all_known() -> None:
     for text in (BASE + "yes: 1\n", replace_once(BASE, "weight: 60", "weight: x")):
         for problem in check_rubric_text(text):
             assert problem.code in ERROR_CODES
+
+
+def test_minimal_example_in_the_format_doc_is_valid() -> None:
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "rubric-format.md").read_text(
+        encoding="utf-8"
+    )
+    blocks = [b.split("```", 1)[0] for b in doc.split("```yaml\n")[1:]]
+    (example,) = [b for b in blocks if b.startswith("key: demo")]
+    rubric = load_rubric(example, source="rubric-format.md")
+    assert rubric.criterion("greeting").evidence is not None

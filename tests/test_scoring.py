@@ -6,13 +6,22 @@ import copy
 import json
 import math
 import textwrap
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from rubrics import Answer, AnswerError, AnswerErrors, Rubric, load_rubric, score
+from rubrics import (
+    ANSWER_ERROR_CODES,
+    Answer,
+    AnswerError,
+    AnswerErrors,
+    Rubric,
+    load_rubric,
+    score,
+)
 
 PROPERTY = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -274,6 +283,14 @@ def errors_of(answers: dict[str, Answer], *, partial: bool = False) -> list[tupl
 
 def test_valid_answers_score() -> None:
     assert close(score(ERRORS_RUBRIC, VALID).overall, (100 + 50 + 75) / 3)
+
+
+def test_every_answer_code_is_documented() -> None:
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "scoring.md").read_text(
+        encoding="utf-8"
+    )
+    for code in ANSWER_ERROR_CODES:
+        assert f"| {code} |" in doc, code
 
 
 def test_ans001_unknown_criterion() -> None:
