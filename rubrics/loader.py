@@ -212,18 +212,10 @@ def _read_file(path: Path) -> tuple[str | None, list[RubricProblem]]:
         return [RubricProblem("RUB008", message, "", None, str(path))]
 
     try:
-        size = path.stat().st_size
-        if size > MAX_RUBRIC_BYTES:
-            return None, [
-                RubricProblem(
-                    "RUB003",
-                    f"the file is {size:,} bytes; a rubric may be at most "
-                    f"{MAX_RUBRIC_BYTES:,} bytes",
-                    "",
-                    None,
-                    str(path),
-                )
-            ]
+        # Checked before reading so a huge file is never loaded into memory.
+        too_large = _size_problem(path.stat().st_size, str(path))
+        if too_large is not None:
+            return None, [too_large]
         data = path.read_bytes()
     except OSError as exc:
         return None, problem(f"cannot read the file: {exc.strerror or exc}")
@@ -243,17 +235,22 @@ def _read_file(path: Path) -> tuple[str | None, list[RubricProblem]]:
         ]
 
 
+def _size_problem(size: int, source: str) -> RubricProblem | None:
+    if size <= MAX_RUBRIC_BYTES:
+        return None
+    message = f"the document is {size:,} bytes; a rubric may be at most {MAX_RUBRIC_BYTES:,} bytes"
+    return RubricProblem("RUB003", message, "", None, source)
+
+
 def _parse(text: str, source: str) -> tuple[Rubric | None, list[RubricProblem]]:
     def one(code: str, message: str, line: int | None) -> tuple[None, list[RubricProblem]]:
         return None, [RubricProblem(code, message, "", line, source)]
 
-    size = len(text.encode("utf-8", errors="surrogatepass"))
-    if size > MAX_RUBRIC_BYTES:
-        return one(
-            "RUB003",
-            f"the document is {size:,} bytes; a rubric may be at most {MAX_RUBRIC_BYTES:,} bytes",
-            None,
-        )
+    # A character is at least one UTF-8 byte, so long texts are rejected without encoding them.
+    size = len(text) if len(text) > MAX_RUBRIC_BYTES else len(text.encode("utf-8", "replace"))
+    too_large = _size_problem(size, source)
+    if too_large is not None:
+        return None, [too_large]
     loader = _Loader(text)
     try:
         root = loader.get_single_node()
@@ -300,8 +297,7 @@ def _parse(text: str, source: str) -> tuple[Rubric | None, list[RubricProblem]]:
             found.append((code, message, format_path(loc), _line_for(loc, reader.lines)))
     if found:
         rubric = None
-    order = {id(item): n for n, item in enumerate(found)}
-    found.sort(key=lambda item: (item[3] if item[3] is not None else 0, order[id(item)]))
+    found.sort(key=lambda item: item[3] or 0)  # stable: same-line problems keep their order
     return rubric, [
         RubricProblem(code, message, path, line, source) for code, message, path, line in found
     ]
