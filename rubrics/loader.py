@@ -14,7 +14,6 @@ custom tags.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -23,7 +22,7 @@ import yaml
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from rubrics.errors import RubricInvalid, RubricProblem, format_path
+from rubrics.errors import RubricInvalid, RubricProblem, did_you_mean, format_number, format_path
 from rubrics.schema import (
     CROSS_REFERENCE_ERROR,
     Criterion,
@@ -406,17 +405,14 @@ def _translate(error: ErrorDetails, loc: tuple[str | int, ...]) -> tuple[str, st
     if kind in _TYPE_NAMES:
         return "RUB103", f"must be {_TYPE_NAMES[kind]}, got {_describe(value)}"
     if kind in _RANGE_WORDS:
-        bound = _RANGE_WORDS[kind].format(**{k: _num(v) for k, v in ctx.items()})
-        return "RUB104", f"must be {bound} (got {_num(value)})"
+        bound = _RANGE_WORDS[kind].format(**{k: format_number(v) for k, v in ctx.items()})
+        return "RUB104", f"must be {bound} (got {format_number(value)})"
     if kind == "finite_number":
         return "RUB104", f"must be a finite number (got {value})"
     if kind in ("literal_error", "enum"):
         expected = str(ctx.get("expected", ""))
         choices = [c.strip(" '") for c in expected.replace(" or ", ",").split(",")]
-        hint = ""
-        if isinstance(value, str):
-            close = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
+        hint = did_you_mean(value, choices) if isinstance(value, str) else ""
         what = "channel" if len(loc) == 2 and loc[0] == "timing_thresholds" else "value"
         return "RUB105", f"{what} must be one of {expected}; got {_describe(value)}{hint}"
     if kind == "string_pattern_mismatch":
@@ -437,12 +433,6 @@ def _unknown_field_message(loc: tuple[str | int, ...]) -> str:
     if model is None:
         return f"unknown field '{name}'"
     allowed = sorted(model.model_fields)  # type: ignore[attr-defined]
-    close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
-    hint = f"did you mean '{close[0]}'? " if close else ""
-    return f"unknown field '{name}'; {hint}allowed here: {', '.join(allowed)}"
-
-
-def _num(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+    return (
+        f"unknown field '{name}'{did_you_mean(name, allowed)}; allowed here: {', '.join(allowed)}"
+    )
