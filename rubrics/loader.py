@@ -163,8 +163,9 @@ def _key_message(node: yaml.Node) -> str:
         hint = ""
         if node.tag == _TAG + "bool":
             hint = " (YAML reads unquoted yes/no/on/off/true/false as true/false)"
-        shown = node.value if node.value != "" else "an empty key"
-        return f"key {shown!r} is not text{hint}; put it in quotes or rename it"
+        if node.value == "":
+            return "a key is empty; give every value a name"
+        return f"key {node.value!r} is not text{hint}; put it in quotes or rename it"
     return "a key must be plain text, not a list or mapping"
 
 
