@@ -8,7 +8,8 @@ the YAML. The table below is mirrored in ``docs/rubric-format.md``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -95,3 +96,16 @@ def format_path(loc: Sequence[str | int]) -> str:
         else:
             out += f".{part}" if out else str(part)
     return out
+
+
+def did_you_mean(value: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'weight'?)`` for the closest choice, or ``""``: typos are the usual mistake."""
+    close = difflib.get_close_matches(value, sorted(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def format_number(value: object) -> str:
+    """``5.0`` -> ``5``: YAML authors wrote ``5``, so messages should show ``5``."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

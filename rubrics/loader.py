@@ -14,7 +14,6 @@ custom tags.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -23,7 +22,7 @@ import yaml
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from rubrics.errors import RubricInvalid, RubricProblem, format_path
+from rubrics.errors import RubricInvalid, RubricProblem, did_you_mean, format_number, format_path
 from rubrics.schema import (
     CROSS_REFERENCE_ERROR,
     Criterion,
@@ -164,8 +163,9 @@ def _key_message(node: yaml.Node) -> str:
         hint = ""
         if node.tag == _TAG + "bool":
             hint = " (YAML reads unquoted yes/no/on/off/true/false as true/false)"
-        shown = node.value if node.value != "" else "an empty key"
-        return f"key {shown!r} is not text{hint}; put it in quotes or rename it"
+        if node.value == "":
+            return "a key is empty; give every value a name"
+        return f"key {node.value!r} is not text{hint}; put it in quotes or rename it"
     return "a key must be plain text, not a list or mapping"
 
 
@@ -212,18 +212,10 @@ def _read_file(path: Path) -> tuple[str | None, list[RubricProblem]]:
         return [RubricProblem("RUB008", message, "", None, str(path))]
 
     try:
-        size = path.stat().st_size
-        if size > MAX_RUBRIC_BYTES:
-            return None, [
-                RubricProblem(
-                    "RUB003",
-                    f"the file is {size:,} bytes; a rubric may be at most "
-                    f"{MAX_RUBRIC_BYTES:,} bytes",
-                    "",
-                    None,
-                    str(path),
-                )
-            ]
+        # Checked before reading so a huge file is never loaded into memory.
+        too_large = _size_problem(path.stat().st_size, str(path))
+        if too_large is not None:
+            return None, [too_large]
         data = path.read_bytes()
     except OSError as exc:
         return None, problem(f"cannot read the file: {exc.strerror or exc}")
@@ -243,17 +235,22 @@ def _read_file(path: Path) -> tuple[str | None, list[RubricProblem]]:
         ]
 
 
+def _size_problem(size: int, source: str) -> RubricProblem | None:
+    if size <= MAX_RUBRIC_BYTES:
+        return None
+    message = f"the document is {size:,} bytes; a rubric may be at most {MAX_RUBRIC_BYTES:,} bytes"
+    return RubricProblem("RUB003", message, "", None, source)
+
+
 def _parse(text: str, source: str) -> tuple[Rubric | None, list[RubricProblem]]:
     def one(code: str, message: str, line: int | None) -> tuple[None, list[RubricProblem]]:
         return None, [RubricProblem(code, message, "", line, source)]
 
-    size = len(text.encode("utf-8", errors="surrogatepass"))
-    if size > MAX_RUBRIC_BYTES:
-        return one(
-            "RUB003",
-            f"the document is {size:,} bytes; a rubric may be at most {MAX_RUBRIC_BYTES:,} bytes",
-            None,
-        )
+    # A character is at least one UTF-8 byte, so long texts are rejected without encoding them.
+    size = len(text) if len(text) > MAX_RUBRIC_BYTES else len(text.encode("utf-8", "replace"))
+    too_large = _size_problem(size, source)
+    if too_large is not None:
+        return None, [too_large]
     loader = _Loader(text)
     try:
         root = loader.get_single_node()
@@ -300,8 +297,7 @@ def _parse(text: str, source: str) -> tuple[Rubric | None, list[RubricProblem]]:
             found.append((code, message, format_path(loc), _line_for(loc, reader.lines)))
     if found:
         rubric = None
-    order = {id(item): n for n, item in enumerate(found)}
-    found.sort(key=lambda item: (item[3] if item[3] is not None else 0, order[id(item)]))
+    found.sort(key=lambda item: item[3] or 0)  # stable: same-line problems keep their order
     return rubric, [
         RubricProblem(code, message, path, line, source) for code, message, path, line in found
     ]
@@ -410,17 +406,14 @@ def _translate(error: ErrorDetails, loc: tuple[str | int, ...]) -> tuple[str, st
     if kind in _TYPE_NAMES:
         return "RUB103", f"must be {_TYPE_NAMES[kind]}, got {_describe(value)}"
     if kind in _RANGE_WORDS:
-        bound = _RANGE_WORDS[kind].format(**{k: _num(v) for k, v in ctx.items()})
-        return "RUB104", f"must be {bound} (got {_num(value)})"
+        bound = _RANGE_WORDS[kind].format(**{k: format_number(v) for k, v in ctx.items()})
+        return "RUB104", f"must be {bound} (got {format_number(value)})"
     if kind == "finite_number":
         return "RUB104", f"must be a finite number (got {value})"
     if kind in ("literal_error", "enum"):
         expected = str(ctx.get("expected", ""))
         choices = [c.strip(" '") for c in expected.replace(" or ", ",").split(",")]
-        hint = ""
-        if isinstance(value, str):
-            close = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
+        hint = did_you_mean(value, choices) if isinstance(value, str) else ""
         what = "channel" if len(loc) == 2 and loc[0] == "timing_thresholds" else "value"
         return "RUB105", f"{what} must be one of {expected}; got {_describe(value)}{hint}"
     if kind == "string_pattern_mismatch":
@@ -441,12 +434,6 @@ def _unknown_field_message(loc: tuple[str | int, ...]) -> str:
     if model is None:
         return f"unknown field '{name}'"
     allowed = sorted(model.model_fields)  # type: ignore[attr-defined]
-    close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
-    hint = f"did you mean '{close[0]}'? " if close else ""
-    return f"unknown field '{name}'; {hint}allowed here: {', '.join(allowed)}"
-
-
-def _num(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+    return (
+        f"unknown field '{name}'{did_you_mean(name, allowed)}; allowed here: {', '.join(allowed)}"
+    )

@@ -11,7 +11,6 @@ loader can report them with a path and a line number.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import unicodedata
@@ -32,7 +31,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from rubrics.errors import format_path
+from rubrics.errors import did_you_mean, format_number, format_path
 from rubrics.vocabulary import (
     AVOID_BEHAVIOURS,
     CUSTOMER_CUE_PREFIX,
@@ -163,7 +162,7 @@ def _unknown_behaviour(value: str) -> PydanticCustomError:
         )
     return rubric_error(
         "RUB208",
-        f"unknown behaviour '{value}'{_suggest(value, USE_BEHAVIOURS | AVOID_BEHAVIOURS)}; "
+        f"unknown behaviour '{value}'{did_you_mean(value, USE_BEHAVIOURS | AVOID_BEHAVIOURS)}; "
         f"use: {_listing(USE_BEHAVIOURS)}; avoid: {_listing(AVOID_BEHAVIOURS)}",
     )
 
@@ -172,7 +171,7 @@ def _known_finding(value: str) -> str:
     if value not in FINDINGS:
         raise rubric_error(
             "RUB210",
-            f"unknown finding '{value}'{_suggest(value, FINDINGS)}; "
+            f"unknown finding '{value}'{did_you_mean(value, FINDINGS)}; "
             f"known findings: {_listing(FINDINGS)}",
         )
     return value
@@ -182,15 +181,10 @@ def _known_metric(value: str) -> str:
     if value not in METRICS:
         raise rubric_error(
             "RUB211",
-            f"unknown timing metric '{value}'{_suggest(value, METRICS)}; "
+            f"unknown timing metric '{value}'{did_you_mean(value, METRICS)}; "
             f"known metrics: {_listing(METRICS)}",
         )
     return value
-
-
-def _suggest(value: str, choices: frozenset[str] | tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(value, sorted(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def _listing(choices: frozenset[str]) -> str:
@@ -320,7 +314,7 @@ class Criterion(_Frozen):
                 raise rubric_error(
                     "RUB207",
                     f"fail_at must be a whole number from {scale.min} to {scale.max - 1} "
-                    f"(answers at or below it fail; got {_number(value)})",
+                    f"(answers at or below it fail; got {format_number(value)})",
                 )
             return value
         max_points = data.get("max_points")
@@ -331,8 +325,8 @@ class Criterion(_Frozen):
         if not 0 <= value < max_points:
             raise rubric_error(
                 "RUB207",
-                f"fail_at must be at least 0 and below max_points ({_number(max_points)}); "
-                f"got {_number(value)}",
+                f"fail_at must be at least 0 and below max_points ({format_number(max_points)}); "
+                f"got {format_number(value)}",
             )
         return value
 
@@ -363,10 +357,6 @@ class Criterion(_Frozen):
     def fails_critical(self, value: float) -> bool:
         """True when this is a critical criterion and ``value`` is a failing answer."""
         return self.critical is not None and self.fail_at is not None and value <= self.fail_at
-
-
-def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def _not_empty(value: Any, message: str) -> Any:
@@ -574,7 +564,7 @@ def cross_reference_problems(data: Any) -> list[tuple[str, tuple[str | int, ...]
                             "RUB212",
                             (*loc, "evidence", "metrics", m_index, "threshold"),
                             f"threshold '{name}' is not defined for any channel in "
-                            f"timing_thresholds{_suggest(name, tuple(thresholds))} "
+                            f"timing_thresholds{did_you_mean(name, tuple(thresholds))} "
                             f"(defined: {defined})",
                         )
                     )

@@ -339,9 +339,16 @@ def test_rub002_not_a_mapping(text: str, kind: str) -> None:
     assert kind in problem.message
 
 
-def test_rub003_size_limit() -> None:
+def test_rub003_size_limit(tmp_path: Path) -> None:
     text = BASE + "#" * MAX_RUBRIC_BYTES
     assert codes_of(text) == ["RUB003"]
+    # Arabic letters are two bytes each: the limit is on bytes, not characters.
+    arabic = BASE + "#" + "س" * (MAX_RUBRIC_BYTES // 2)
+    assert len(arabic) < MAX_RUBRIC_BYTES and codes_of(arabic) == ["RUB003"]
+    big = tmp_path / "big.yaml"
+    big.write_text(text, encoding="utf-8")
+    (problem,) = check_rubric_file(big)
+    assert (problem.code, problem.source) == ("RUB003", str(big))
 
 
 def test_rub003_nesting_limit() -> None:

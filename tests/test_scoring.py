@@ -23,7 +23,7 @@ from rubrics import (
     score,
 )
 
-PROPERTY = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def close(a: float | None, b: float | None) -> bool:
