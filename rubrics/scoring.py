@@ -177,21 +177,31 @@ def score(rubric: Rubric, answers: Mapping[str, Answer], *, partial: bool = Fals
         else:
             sections[section.id] = SectionResult(_clamp(weighted_sum / weight_sum), section.weight)
 
-    total_section_weight = sum(weight for weight, _ in weight_plan)
-    for section_weight, scored in weight_plan:
-        criteria_weight = sum(weight for _, weight in scored)
-        for criterion_id, weight in scored:
-            share = section_weight / total_section_weight * weight / criteria_weight
-            criteria[criterion_id] = replace(criteria[criterion_id], contribution=share)
-
+    # Each criterion's nominal share of the review: its section's share times its
+    # share of the section, counting every criterion (N/A included). N/A and
+    # unanswered criteria drop out and the scored ones are renormalised over the
+    # whole review, so marking one criterion N/A never changes the ratio between
+    # any two others (across sections too).
+    total_section_weight = sum(s.weight for s in rubric.sections)
+    nominal: dict[str, float] = {}
+    for section in rubric.sections:
+        section_criteria_weight = sum(c.weight for c in section.criteria)
+        for criterion in section.criteria:
+            nominal[criterion.id] = (
+                section.weight / total_section_weight * criterion.weight / section_criteria_weight
+            )
+    scored_ids = [cid for _, plan in weight_plan for cid, _ in plan]
+    scored_share = sum(nominal[cid] for cid in scored_ids)
     overall: float | None = None
-    if weight_plan:
+    if scored_ids:
         total = 0.0
-        for section in rubric.sections:
-            result = sections[section.id]
-            if result.score is not None:
-                total += section.weight * result.score
-        overall = _clamp(total / total_section_weight)
+        for cid in scored_ids:
+            result = criteria[cid]
+            contribution = nominal[cid] / scored_share
+            criteria[cid] = replace(result, contribution=contribution)
+            if sections[result.section_id].failed_criterion is None:
+                total += contribution * (result.pct or 0.0)
+        overall = _clamp(total)
     auto_fail = bool(review_failures)
     reason = None
     if auto_fail:

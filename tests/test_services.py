@@ -20,7 +20,7 @@ def all_answers(version: RubricVersion, good: bool = True) -> dict[str, Answer]:
     rubric = rubric_service.rubric_of(version)
     answers = {}
     for _section, c in rubric.all_criteria():
-        value = c.max_value() if good else c.min_value()
+        value = c.max_value if good else c.min_value
         answers[c.id] = Answer(value=float(value))
     return answers
 

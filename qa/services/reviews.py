@@ -217,11 +217,12 @@ def save_review(
     if submit and review.status != ReviewStatus.submitted.value:
         review.status = ReviewStatus.submitted.value
         review.submitted_at = utcnow()
+    review_id = review.id  # read before flushing: a failed flush expires the object
     try:
         session.flush()
     except StaleDataError as exc:
         raise Conflict(
-            f"review {review.id} was changed by someone else while you saved; reload and retry"
+            f"review {review_id} was changed by someone else while you saved; reload and retry"
         ) from exc
     action = "submit" if submit else ("edit_submitted" if final else "save_draft")
     after = _snapshot(review)
