@@ -373,6 +373,57 @@ class ReviewRevision(Base):
     )
 
 
+class AssignmentStatus(enum.StrEnum):
+    open = "open"
+    done = "done"
+    cancelled = "cancelled"
+
+
+class SamplingRule(Base):
+    """How many interactions per agent per month a lead wants reviewed, and which ones."""
+
+    __tablename__ = "sampling_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    per_agent_per_month: Mapped[int] = mapped_column(Integer)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    channels: Mapped[list[Any]] = mapped_column(JSON, default=list)  # empty = all channels
+    languages: Mapped[list[Any]] = mapped_column(JSON, default=list)  # empty = all languages
+    stratify_by_channel: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (CheckConstraint("per_agent_per_month > 0", name="positive"),)
+
+
+class ReviewAssignment(Base):
+    """An interaction in a reviewer's queue. One open assignment per interaction."""
+
+    __tablename__ = "review_assignments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    interaction_id: Mapped[int] = mapped_column(
+        ForeignKey("interactions.id", ondelete="CASCADE"), unique=True
+    )
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    rule_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sampling_rules.id", ondelete="SET NULL")
+    )
+    period: Mapped[str] = mapped_column(String(7))  # YYYY-MM in the organisation's time zone
+    status: Mapped[str] = mapped_column(String(10), default=AssignmentStatus.open.value)
+    assigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    assigned_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    interaction: Mapped[Interaction] = relationship()
+
+    __table_args__ = (
+        CheckConstraint(_in("status", AssignmentStatus), name="status"),
+        Index("ix_review_assignments_reviewer_status", "reviewer_id", "status"),
+    )
+
+
 class AuditEvent(Base):
     """Append-only record of who changed what. No code path updates or deletes it."""
 

@@ -27,6 +27,7 @@ from qa.models import (
 )
 from qa.services import audit
 from qa.services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from qa.services.queue import complete_assignment
 from qa.services.rubrics import latest_version, rubric_of
 from rubrics import Answer, AnswerErrors, ScoreResult, score
 
@@ -217,6 +218,7 @@ def save_review(
     if submit and review.status != ReviewStatus.submitted.value:
         review.status = ReviewStatus.submitted.value
         review.submitted_at = utcnow()
+        complete_assignment(session, review.interaction_id, actor)
     review_id = review.id  # read before flushing: a failed flush expires the object
     try:
         session.flush()
