@@ -72,3 +72,12 @@ class InteractionAnalysis:
 
     def flags_on(self, turn: int) -> list[Flag]:
         return sorted((f for f in self.flags if f.turn == turn), key=lambda f: f.start)
+
+
+def analysis_for(session: object, interaction_id: int) -> InteractionAnalysis | None:
+    """The stored analysis of an interaction, or None when it has not been analysed yet.
+
+    Storage is added with the analysis tables; until an interaction is analysed
+    there is nothing to show, which pages must handle anyway.
+    """
+    return None
