@@ -23,6 +23,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -422,6 +423,81 @@ class ReviewAssignment(Base):
         CheckConstraint(_in("status", AssignmentStatus), name="status"),
         Index("ix_review_assignments_reviewer_status", "reviewer_id", "status"),
     )
+
+
+class DeliveryStatus(enum.StrEnum):
+    pending = "pending"
+    sent = "sent"
+    failed = "failed"
+
+
+class Scorecard(Base):
+    """An issued monthly scorecard: an immutable snapshot plus its rendered PDF.
+
+    Issuing is idempotent per (agent, period): a batch killed half-way resumes
+    with the agents that have no row yet, so nobody gets two.
+    """
+
+    __tablename__ = "scorecards"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="RESTRICT"))
+    period: Mapped[str] = mapped_column(String(7))  # YYYY-MM, organisation time zone
+    rubric_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("rubric_versions.id", ondelete="RESTRICT")
+    )
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary)
+    pdf_sha256: Mapped[str | None] = mapped_column(String(64))
+    auto_qa_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    agent: Mapped[Agent] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("agent_id", "period", name="uq_scorecards_agent_period"),
+        Index("ix_scorecards_period", "period"),
+    )
+
+
+class ScorecardDelivery(Base):
+    """One sending of a scorecard. ``round`` is 0 for the first send and grows only
+    with an explicit resend, so (scorecard, round) unique means never sent twice."""
+
+    __tablename__ = "scorecard_deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scorecard_id: Mapped[int] = mapped_column(ForeignKey("scorecards.id", ondelete="CASCADE"))
+    round: Mapped[int] = mapped_column(Integer, default=0)
+    transport: Mapped[str] = mapped_column(String(10))  # smtp | outbox
+    recipient: Mapped[str | None] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(10), default=DeliveryStatus.pending.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None] = mapped_column()
+    sent_at: Mapped[datetime | None] = mapped_column()
+    message_id: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    scorecard: Mapped[Scorecard] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("scorecard_id", "round", name="uq_scorecard_deliveries_round"),
+        CheckConstraint(_in("status", DeliveryStatus), name="status"),
+        Index("ix_scorecard_deliveries_status", "status", "next_attempt_at"),
+    )
+
+
+class SchedulerLease(Base):
+    """Who runs the scheduler: APScheduler 3 must not share a job store between
+    processes, so only the holder of an unexpired lease starts its scheduler."""
+
+    __tablename__ = "scheduler_leases"
+
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    acquired_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column()
 
 
 class AuditEvent(Base):
