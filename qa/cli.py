@@ -222,9 +222,16 @@ def rubric_list(ctx: Context) -> None:
     "--format", "fmt", type=click.Choice(["jsonl", "json", "csv"]), help="Override detection."
 )
 @click.option("--strict", is_flag=True, help="Refuse interactions of unknown agents.")
+@click.option("--no-analyze", is_flag=True, help="Skip auto-QA of the new interactions.")
 @pass_ctx
 def import_cmd(
-    ctx: Context, paths: tuple[Path, ...], source: str, encoding: str, fmt: str | None, strict: bool
+    ctx: Context,
+    paths: tuple[Path, ...],
+    source: str,
+    encoding: str,
+    fmt: str | None,
+    strict: bool,
+    no_analyze: bool,
 ) -> None:
     """Import interactions from JSONL/JSON/CSV files, each file all-or-nothing."""
     from qa.importer import ImportFailed, import_file
@@ -237,7 +244,6 @@ def import_cmd(
                 report = import_file(
                     session, path, fmt=fmt, source=source, encoding=encoding, strict=strict
                 )
-                _after_import(session, report)
         except ImportFailed as exc:
             failed = True
             click.echo(f"{path}: refused, nothing imported:", err=True)
@@ -245,6 +251,8 @@ def import_cmd(
                 click.echo(f"  {problem}", err=True)
             continue
         click.echo(report.summary())
+        if report.interaction_ids and not no_analyze:
+            _analyze(ctx, engine, report.interaction_ids)
         for ext in report.duplicates[:20]:
             click.echo(f"  duplicate (already imported): {ext}")
         if len(report.duplicates) > 20:
@@ -252,8 +260,50 @@ def import_cmd(
     sys.exit(1 if failed else 0)
 
 
-def _after_import(session: Any, report: Any) -> None:
-    """Hook for work that must follow an import in the same transaction (auto-QA)."""
+def _analyze(ctx: Context, engine: Engine, ids: list[int]) -> None:
+    """Auto-QA of freshly imported interactions, in its own transaction: the import
+    stays committed even if analysis fails, and `qa analyze` picks up what is left."""
+    from qa.services.analysis import analyze_interactions
+
+    with db.session_scope(engine) as session:
+        report = analyze_interactions(session, lexicon_dir=ctx.settings.lexicon_dir, only=ids)
+    click.echo(f"  auto-QA: analysed {report.analysed} interaction(s)")
+    for ext, error in report.failed[:20]:
+        click.echo(f"  auto-QA failed for interaction {ext}: {error}", err=True)
+
+
+@cli.command()
+@click.option("--force", is_flag=True, help="Re-analyse everything, not only new or stale.")
+@click.option("--processes", default=1, show_default=True, help="Worker processes for bulk runs.")
+@pass_ctx
+def analyze(ctx: Context, force: bool, processes: int) -> None:
+    """Run auto-QA on interactions that are new or stale (lexicon or rubric changed)."""
+    from qa.services.analysis import analyze_interactions
+
+    with db.session_scope(ctx.engine()) as session:
+        report = analyze_interactions(
+            session, lexicon_dir=ctx.settings.lexicon_dir, force=force, processes=processes
+        )
+    click.echo(f"analysed {report.analysed}; {report.up_to_date} already up to date")
+    for ext, error in report.failed:
+        click.echo(f"failed: interaction {ext}: {error}", err=True)
+    sys.exit(1 if report.failed else 0)
+
+
+@cli.command()
+@click.option("--rubric-version", type=int, help="Only suggestions for this rubric version id.")
+@pass_ctx
+def agreement(ctx: Context, rubric_version: int | None) -> None:
+    """How often auto-QA suggestions match reviewers' final answers, per criterion."""
+    from qa.services.analysis import agreement as compute
+
+    with db.session_scope(ctx.engine()) as session:
+        rows = compute(session, rubric_version_id=rubric_version)
+    click.echo("criterion\tcompared\tagreed\trate\tmean_abs_diff")
+    for r in rows:
+        rate = "-" if r.rate is None else f"{r.rate:.2f}"
+        mad = "-" if r.mean_abs_diff is None else f"{r.mean_abs_diff:.2f}"
+        click.echo(f"{r.criterion_id}\t{r.compared}\t{r.agreed}\t{rate}\t{mad}")
 
 
 # ----------------------------------------------------------------------------- users

@@ -112,6 +112,7 @@ class ImportReport:
     duplicates: list[str] = field(default_factory=list)
     agents_created: int = 0
     teams_created: int = 0
+    interaction_ids: list[int] = field(default_factory=list, repr=False)
 
     def summary(self) -> str:
         return (
@@ -774,6 +775,7 @@ class _Writer:
             rows,
         )
         id_of = {ext: iid for iid, ext in result}
+        self.report.interaction_ids.extend(id_of.values())
         # Turns are most of the rows: hand positional tuples straight to the
         # driver's executemany (SQLAlchemy's per-row parameter processing
         # costs more than the insert itself here).

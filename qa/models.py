@@ -500,6 +500,107 @@ class SchedulerLease(Base):
     expires_at: Mapped[datetime] = mapped_column()
 
 
+class InteractionAnalysis(Base):
+    """Auto-QA of one interaction: timing metrics and the versions it was computed with.
+
+    ``Interaction.analysis_version`` holds the same stamp; an interaction whose
+    stamp differs from the current lexicon+rubric stamp is stale and re-analysed.
+    """
+
+    __tablename__ = "interaction_analyses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    interaction_id: Mapped[int] = mapped_column(
+        ForeignKey("interactions.id", ondelete="CASCADE"), unique=True
+    )
+    version: Mapped[str] = mapped_column(String(120))
+    lexicon_version: Mapped[str] = mapped_column(String(80))
+    rubric_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("rubric_versions.id", ondelete="SET NULL")
+    )
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    analyzed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AnalysisFlag(Base):
+    """A phrase flag on one turn; offsets index that turn's original text.
+
+    ``agent_id``/``interaction_at`` are copied so monthly behaviour counts per
+    agent read one index.
+    """
+
+    __tablename__ = "analysis_flags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    interaction_id: Mapped[int] = mapped_column(ForeignKey("interactions.id", ondelete="CASCADE"))
+    turn: Mapped[int] = mapped_column(Integer)
+    rule: Mapped[str] = mapped_column(String(120))
+    behavior: Mapped[str] = mapped_column(String(60))
+    polarity: Mapped[str] = mapped_column(String(8))
+    criterion: Mapped[str | None] = mapped_column(String(100))
+    severity: Mapped[str] = mapped_column(String(10))
+    start: Mapped[int] = mapped_column(Integer)
+    end: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    suggestion: Mapped[str | None] = mapped_column(Text)
+    coaching_tip: Mapped[str | None] = mapped_column(Text)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    interaction_at: Mapped[datetime] = mapped_column()
+
+    __table_args__ = (
+        Index("ix_analysis_flags_interaction", "interaction_id"),
+        Index("ix_analysis_flags_agent_period", "agent_id", "interaction_at", "behavior"),
+    )
+
+
+class AnalysisFinding(Base):
+    """A whole-interaction finding such as ``missing_greeting``, with its explanation."""
+
+    __tablename__ = "analysis_findings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    interaction_id: Mapped[int] = mapped_column(ForeignKey("interactions.id", ondelete="CASCADE"))
+    finding: Mapped[str] = mapped_column(String(60))
+    why: Mapped[str] = mapped_column(Text)
+    turn: Mapped[int | None] = mapped_column(Integer)
+    evidence: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    interaction_at: Mapped[datetime] = mapped_column()
+
+    __table_args__ = (
+        Index("ix_analysis_findings_interaction", "interaction_id"),
+        Index("ix_analysis_findings_agent_period", "agent_id", "interaction_at", "finding"),
+    )
+
+
+class AutoSuggestion(Base):
+    """A suggested answer for one criterion, stored apart from human answers (never
+    overwriting them), with the evidence that produced it."""
+
+    __tablename__ = "auto_suggestions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    interaction_id: Mapped[int] = mapped_column(ForeignKey("interactions.id", ondelete="CASCADE"))
+    rubric_version_id: Mapped[int] = mapped_column(
+        ForeignKey("rubric_versions.id", ondelete="CASCADE")
+    )
+    criterion_id: Mapped[str] = mapped_column(String(100))
+    value: Mapped[float | None] = mapped_column(Float)
+    na: Mapped[bool] = mapped_column(Boolean, default=False)
+    confidence: Mapped[float] = mapped_column(Float)
+    reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+    __table_args__ = (
+        UniqueConstraint(
+            "interaction_id",
+            "rubric_version_id",
+            "criterion_id",
+            name="uq_auto_suggestions_interaction_version_criterion",
+        ),
+        Index("ix_auto_suggestions_criterion", "rubric_version_id", "criterion_id"),
+    )
+
+
 class AuditEvent(Base):
     """Append-only record of who changed what. No code path updates or deletes it."""
 
