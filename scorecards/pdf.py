@@ -21,14 +21,17 @@ creation date and document id), so one snapshot always gives the same bytes.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from reportlab import rl_config
 from reportlab.graphics.shapes import Circle, Drawing, Group, Line, PolyLine, Rect, String
+from reportlab.graphics.shapes import Path as ShapePath
 from reportlab.lib import colors
 from reportlab.lib.colors import Color
 from reportlab.lib.pagesizes import A4
@@ -43,8 +46,6 @@ from reportlab.platypus import (
     KeepTogether,
     PageTemplate,
     Spacer,
-    Table,
-    TableStyle,
 )
 
 from scorecards import rtl
@@ -430,26 +431,169 @@ class TextBlock(Flowable):
         return "left" if (align == "start") == ltr else "right"
 
     def draw(self) -> None:
-        canv = self.canv
+        self.draw_at(self.canv, 0.0, 0.0)
+
+    def draw_at(self, canv: Canvas, x: float, y: float) -> None:
+        """Draw with the block's bottom-left at (x, y), without the
+        save/translate/restore that ``drawOn`` costs; one text object for all
+        lines."""
         style = self.style
-        canv.setFont(style.font, style.size)
-        canv.setFillColor(style.color)
         anchor = self._x_anchor()
-        top = self.height - (_RULE_SPACE if self.rule else 0)
+        top = y + self.height - (_RULE_SPACE if self.rule else 0)
+        canv.setFillColor(style.color)
+        text = canv.beginText()
+        text.setFont(style.font, style.size)
+        width_of = pdfmetrics.getFont(style.font).stringWidth
         for i, line in enumerate(self._lines):
+            if not line:
+                continue
             # Baseline 30% up the line box: room for Arabic descents below and
             # for hamza/ascenders above in Amiri's tall design.
-            y = top - (i + 1) * style.leading + 0.3 * style.leading
+            baseline = top - (i + 1) * style.leading + 0.3 * style.leading
             if anchor == "left":
-                canv.drawString(0, y, line)
+                left = x
             elif anchor == "right":
-                canv.drawRightString(self.width, y, line)
+                left = x + self.width - width_of(line, style.size)
             else:
-                canv.drawCentredString(self.width / 2, y, line)
+                left = x + (self.width - width_of(line, style.size)) / 2
+            text.setTextOrigin(left, baseline)
+            text.textOut(line)
+        canv.drawText(text)
         if self.rule:
             canv.setStrokeColor(RULE)
             canv.setLineWidth(0.8)
-            canv.line(0, 1.5, self.width, 1.5)
+            canv.line(x, y + 1.5, x + self.width, y + 1.5)
+
+
+class _Grid(Flowable):
+    """A light table: fixed column widths, top-aligned text cells, row rules,
+    header repeated when it splits across pages, columns mirrored for RTL.
+
+    ReportLab's ``Table`` does much more (spans, styles per cell, nested
+    layouts) and costs accordingly; a scorecard needs none of that, and the
+    tables are most of a 3-page scorecard's drawing time.
+    """
+
+    PAD_X = 4.0
+    PAD_Y = 2.5
+
+    def __init__(
+        self,
+        rows: list[list[Any]],
+        widths: Sequence[float],
+        *,
+        rtl_: bool,
+        header: bool = True,
+        backgrounds: Sequence[tuple[Any, ...]] = (),
+    ) -> None:
+        super().__init__()
+        self.rows = [[c if isinstance(c, list) else [c] for c in r] for r in rows]
+        self.widths = list(widths)
+        self.rtl = rtl_
+        self.header = header
+        self.backgrounds = list(backgrounds)
+        self._heights: list[float] = []
+        self._wrapped_width: float | None = None
+
+    def _measure(self) -> None:
+        if self._heights:
+            return
+        heights = []
+        for row in self.rows:
+            tallest = 0.0
+            for cell, w in zip(row, self.widths, strict=True):
+                inner = w - 2 * self.PAD_X
+                tallest = max(tallest, sum(f.wrap(inner, 1e6)[1] for f in cell))
+            heights.append(tallest + 2 * self.PAD_Y)
+        self._heights = heights
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        self._measure()
+        self.width = sum(self.widths)
+        self.height = sum(self._heights)
+        return self.width, self.height
+
+    def split(self, availWidth: float, availHeight: float) -> list[Flowable]:
+        self._measure()
+        head = 1 if self.header else 0
+        used = sum(self._heights[:head])
+        fit = head
+        while fit < len(self.rows) and used + self._heights[fit] <= availHeight:
+            used += self._heights[fit]
+            fit += 1
+        if fit <= head or fit >= len(self.rows):
+            return []
+        first_rows, rest_rows = self.rows[:fit], self.rows[:head] + self.rows[fit:]
+        shift = fit - head
+
+        def part(rows: list[list[Any]], offset: int, lo: int, hi: int) -> _Grid:
+            bgs = []
+            for name, (c0, r0), (c1, r1), color in self._normalised_backgrounds():
+                if head and r0 == 0 and r1 == 0:
+                    bgs.append((name, (c0, 0), (c1, 0), color))
+                    continue
+                r0, r1 = max(r0, lo), min(r1, hi)
+                if r0 <= r1:
+                    bgs.append((name, (c0, r0 - offset), (c1, r1 - offset), color))
+            return _Grid(rows, self.widths, rtl_=self.rtl, header=self.header, backgrounds=bgs)
+
+        return [
+            part(first_rows, 0, head, fit - 1),
+            part(rest_rows, shift, fit, len(self.rows) - 1),
+        ]
+
+    def _normalised_backgrounds(self) -> list[tuple[Any, ...]]:
+        ncols, nrows = len(self.widths), len(self.rows)
+        out = []
+        for name, (c0, r0), (c1, r1), color in self.backgrounds:
+            out.append((name, (c0 % ncols, r0 % nrows), (c1 % ncols, r1 % nrows), color))
+        return out
+
+    def _col_x(self) -> list[float]:
+        """Left edge of each logical column (column 0 on the right for RTL)."""
+        xs, x = [], 0.0
+        for w in self.widths:
+            xs.append(x)
+            x += w
+        if self.rtl:
+            xs = [self.width - x0 - w for x0, w in zip(xs, self.widths, strict=True)]
+        return xs
+
+    def draw(self) -> None:
+        canv = self.canv
+        self._measure()
+        xs = self._col_x()
+        tops = []
+        y = self.height
+        for h in self._heights:
+            tops.append(y)
+            y -= h
+        if self.header:
+            canv.setFillColor(BRAND_LIGHT)
+            canv.rect(0, tops[0] - self._heights[0], self.width, self._heights[0], 0, 1)
+        for _, (c0, r0), (c1, r1), color in self._normalised_backgrounds():
+            canv.setFillColor(color)
+            for c in range(c0, c1 + 1):
+                for r in range(r0, r1 + 1):
+                    canv.rect(
+                        xs[c], tops[r] - self._heights[r], self.widths[c], self._heights[r], 0, 1
+                    )
+        for r, row in enumerate(self.rows):
+            for c, cell in enumerate(row):
+                y = tops[r] - self.PAD_Y
+                for flowable in cell:
+                    y -= flowable.height
+                    flowable.draw_at(canv, xs[c] + self.PAD_X, y)
+        canv.setStrokeColor(RULE)
+        canv.setLineWidth(0.4)
+        for r in range(len(self.rows)):
+            bottom = tops[r] - self._heights[r]
+            canv.line(0, bottom, self.width, bottom)
+        if self.header:
+            canv.setStrokeColor(BRAND)
+            canv.setLineWidth(0.9)
+            bottom = tops[0] - self._heights[0]
+            canv.line(0, bottom, self.width, bottom)
 
 
 # --------------------------------------------------------------------------
@@ -519,41 +663,16 @@ class _Ctx:
         self,
         rows: list[list[Any]],
         widths: Sequence[float],
-        commands: Sequence[tuple[Any, ...]] = (),
+        backgrounds: Sequence[tuple[Any, ...]] = (),
         *,
         header: bool = True,
-    ) -> Table:
-        """A table in reading order; mirrored (columns reversed) for RTL."""
-        ncols = len(widths)
-        base: list[tuple[Any, ...]] = [
-            ("FONTNAME", (0, 0), (-1, -1), FONT),  # else Table selects Helvetica per cell
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ("LEFTPADDING", (0, 0), (-1, -1), 4),
-            ("RIGHTPADDING", (0, 0), (-1, -1), 4),
-            ("TOPPADDING", (0, 0), (-1, -1), 2.5),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
-            ("LINEBELOW", (0, 0), (-1, -1), 0.4, RULE),
-        ]
-        if header:
-            base += [
-                ("BACKGROUND", (0, 0), (-1, 0), BRAND_LIGHT),
-                ("LINEBELOW", (0, 0), (-1, 0), 0.9, BRAND),
-            ]
-        cmds = base + list(commands)
-        if self.rtl:
-            rows = [list(reversed(r)) for r in rows]
-            widths = list(reversed(widths))
-            cmds = [_mirror_command(c, ncols) for c in cmds]
-        table = Table(rows, colWidths=list(widths), repeatRows=1 if header else 0)
-        table.setStyle(TableStyle(cmds))
-        return table
+    ) -> _Grid:
+        """A table in reading order; mirrored (columns right to left) for RTL.
 
-
-def _mirror_command(cmd: tuple[Any, ...], ncols: int) -> tuple[Any, ...]:
-    name, (c0, r0), (c1, r1), *rest = cmd
-    m0 = ncols - 1 - (c0 % ncols)
-    m1 = ncols - 1 - (c1 % ncols)
-    return (name, (min(m0, m1), r0), (max(m0, m1), r1), *rest)
+        ``backgrounds``: ("BACKGROUND", (col, row), (col, row), colour) in
+        logical columns, as in a ReportLab TableStyle.
+        """
+        return _Grid(rows, widths, rtl_=self.rtl, header=header, backgrounds=backgrounds)
 
 
 # --------------------------------------------------------------------------
@@ -723,23 +842,31 @@ class _KpiTiles(Flowable):
                     canv.drawString(x + 10, y, line)
 
 
-def _notice(ctx: _Ctx, text: str) -> Table:
-    block = ctx.label_text(text, BODY.but(font=FONT_BOLD, color=WARN))
-    table = Table([[block]], colWidths=[PAGE_W - 2 * MARGIN_X])
-    table.setStyle(
-        TableStyle(
-            [
-                ("FONTNAME", (0, 0), (-1, -1), FONT),
-                ("BACKGROUND", (0, 0), (-1, -1), WARN_LIGHT),
-                ("BOX", (0, 0), (-1, -1), 1, WARN),
-                ("LEFTPADDING", (0, 0), (-1, -1), 9),
-                ("RIGHTPADDING", (0, 0), (-1, -1), 9),
-                ("TOPPADDING", (0, 0), (-1, -1), 5),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 5),
-            ]
-        )
-    )
-    return table
+class _Notice(Flowable):
+    """A boxed warning (the auto-QA-only notice): amber, bold, full width."""
+
+    PAD_X, PAD_Y = 9.0, 5.0
+
+    def __init__(self, block: TextBlock) -> None:
+        super().__init__()
+        self.block = block
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        _, h = self.block.wrap(availWidth - 2 * self.PAD_X, availHeight)
+        self.width, self.height = availWidth, h + 2 * self.PAD_Y
+        return self.width, self.height
+
+    def draw(self) -> None:
+        canv = self.canv
+        canv.setFillColor(WARN_LIGHT)
+        canv.setStrokeColor(WARN)
+        canv.setLineWidth(1)
+        canv.rect(0, 0, self.width, self.height, 1, 1)
+        self.block.draw_at(canv, self.PAD_X, self.PAD_Y)
+
+
+def _notice(ctx: _Ctx, text: str) -> _Notice:
+    return _Notice(ctx.label_text(text, BODY.but(font=FONT_BOLD, color=WARN)))
 
 
 # --------------------------------------------------------------------------
@@ -833,9 +960,139 @@ def _legend(
         x += 18 + pdfmetrics.stringWidth(text, FONT, 7.6) + 14
 
 
+@contextmanager
+def _trusted_shapes() -> Iterator[None]:
+    """Skip ReportLab's per-attribute validation of graphics shapes.
+
+    Every ``setattr`` on a shape is checked against its attribute map when
+    ``rl_config.shapeChecking`` is on; the charts here are built from
+    validated snapshot numbers, and the checks were ~8% of a render.
+    """
+    previous = rl_config.shapeChecking
+    rl_config.shapeChecking = 0
+    try:
+        yield
+    finally:
+        rl_config.shapeChecking = previous
+
+
+class _Chart(Flowable):
+    """Places a chart ``Drawing`` and paints it straight onto the canvas.
+
+    The charts are ordinary ``reportlab.graphics`` drawings (so they can also
+    be rendered to SVG/PNG elsewhere), but ``renderPDF`` keeps a full graphics
+    state stack per node and was ~15% of a render for ~80 simple nodes. The
+    charts use only untransformed groups, strings, paths, lines, polylines and
+    circles, which map one to one onto canvas calls; anything else is an error
+    rather than a silently wrong picture.
+    """
+
+    def __init__(self, drawing: Drawing) -> None:
+        super().__init__()
+        self.drawing = drawing
+        self.width, self.height = drawing.width, drawing.height
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        return self.width, self.height
+
+    def draw(self) -> None:
+        for node in self.drawing.contents:
+            _paint(self.canv, node)
+
+
+def _paint(canv: Canvas, node: Any) -> None:
+    if isinstance(node, Group):
+        if tuple(node.transform) != (1, 0, 0, 1, 0, 0):
+            raise TypeError("chart groups must not be transformed")
+        for child in node.contents:
+            _paint(canv, child)
+        return
+    if isinstance(node, String):
+        canv.setFont(node.fontName, node.fontSize)
+        canv.setFillColor(node.fillColor)
+        anchor = node.textAnchor
+        if anchor == "start":
+            canv.drawString(node.x, node.y, node.text)
+        elif anchor == "end":
+            canv.drawRightString(node.x, node.y, node.text)
+        elif anchor == "middle":
+            canv.drawCentredString(node.x, node.y, node.text)
+        else:
+            raise TypeError(f"unsupported text anchor {anchor!r}")
+        return
+    fill = getattr(node, "fillColor", None)
+    stroke = node.strokeColor
+    if stroke is not None:
+        canv.setStrokeColor(stroke)
+        canv.setLineWidth(node.strokeWidth)
+        canv.setDash(node.strokeDashArray or [])
+    if fill is not None:
+        canv.setFillColor(fill)
+    do_stroke, do_fill = int(stroke is not None), int(fill is not None)
+    if isinstance(node, Line):
+        canv.line(node.x1, node.y1, node.x2, node.y2)
+    elif isinstance(node, Circle):
+        canv.circle(node.cx, node.cy, node.r, stroke=do_stroke, fill=do_fill)
+    elif isinstance(node, PolyLine | ShapePath):
+        path = canv.beginPath()
+        if isinstance(node, PolyLine):
+            pts = node.points
+            path.moveTo(pts[0], pts[1])
+            for i in range(2, len(pts), 2):
+                path.lineTo(pts[i], pts[i + 1])
+            do_fill = 0
+        else:
+            pts, k = node.points, 0
+            for op in node.operators:
+                if op == _MOVE_TO:
+                    path.moveTo(pts[k], pts[k + 1])
+                    k += 2
+                elif op == _LINE_TO:
+                    path.lineTo(pts[k], pts[k + 1])
+                    k += 2
+                elif op == _CLOSE_PATH:
+                    path.close()
+                else:
+                    raise TypeError("chart paths use moveTo/lineTo/closePath only")
+        canv.drawPath(path, stroke=do_stroke, fill=do_fill)
+    elif isinstance(node, Rect):
+        canv.rect(node.x, node.y, node.width, node.height, stroke=do_stroke, fill=do_fill)
+    else:
+        raise TypeError(f"unsupported chart node {type(node).__name__}")
+    if stroke is not None and node.strokeDashArray:
+        canv.setDash([])
+
+
+_MOVE_TO, _LINE_TO, _CURVE_TO, _CLOSE_PATH = range(4)
+
+
 def _drawing(width: float, height: float) -> Drawing:
     # Without this the renderer selects Helvetica first, embedding a second font.
     return Drawing(width, height, initialFontName=FONT, initialFontSize=8)
+
+
+def _bars(rects: Sequence[tuple[float, float, float, float]], color: Color) -> ShapePath:
+    """Many filled rectangles of one colour as one graphics node (fewer nodes,
+    less renderer overhead than a Rect each)."""
+    path = ShapePath(fillColor=color, strokeColor=None)
+    for x, y, w, h in rects:
+        path.moveTo(x, y)
+        path.lineTo(x + w, y)
+        path.lineTo(x + w, y + h)
+        path.lineTo(x, y + h)
+        path.closePath()
+    return path
+
+
+def _segments(
+    segments: Sequence[tuple[float, float, float, float]], color: Color, width: float
+) -> ShapePath:
+    """Many straight strokes of one style as one graphics node."""
+    path = ShapePath(fillColor=None, strokeColor=color, strokeWidth=width)
+    for x1, y1, x2, y2 in segments:
+        path.moveTo(x1, y1)
+        path.lineTo(x2, y2)
+    return path
 
 
 def _criteria_chart(ctx: _Ctx, rows: Sequence[CriterionRow], width: float) -> Drawing:
@@ -855,22 +1112,14 @@ def _criteria_chart(ctx: _Ctx, rows: Sequence[CriterionRow], width: float) -> Dr
         return x0 + bar_w * max(0.0, min(pct, 100.0)) / 100.0
 
     plot_top = height - top_pad
+    grid = []
     for tick in (0, 25, 50, 75, 100):
-        x = bx(tick)
-        group.add(
-            Line(
-                mirror.x(x),
-                bottom_pad - 2,
-                mirror.x(x),
-                plot_top,
-                strokeColor=RULE,
-                strokeWidth=0.5,
-            )
-        )
+        x = mirror.x(bx(tick))
+        grid.append((x, bottom_pad - 2, x, plot_top))
         group.add(
             _string(
                 mirror,
-                x,
+                bx(tick),
                 bottom_pad - 11,
                 f"{tick}%",
                 size=6.8,
@@ -879,6 +1128,10 @@ def _criteria_chart(ctx: _Ctx, rows: Sequence[CriterionRow], width: float) -> Dr
                 base=ctx.dir,
             )
         )
+    group.add(_segments(grid, RULE, 0.5))
+    agent_bars: dict[Color, list[tuple[float, float, float, float]]] = {}
+    team_bars: list[tuple[float, float, float, float]] = []
+    ticks: list[tuple[float, float, float, float]] = []
     for i, row in enumerate(rows):
         y = plot_top - (i + 1) * row_h
         label = ctx.label(row.label_en, row.label_ar)
@@ -897,13 +1150,13 @@ def _criteria_chart(ctx: _Ctx, rows: Sequence[CriterionRow], width: float) -> Dr
         strong, _ = _status_color(row.agent_pct, row.target_pct)
         if row.agent_pct is not None:
             w = bx(row.agent_pct) - x0
-            group.add(Rect(mirror.rect(x0, w), y + 6, w, 7, fillColor=strong, strokeColor=None))
+            agent_bars.setdefault(strong, []).append((mirror.rect(x0, w), y + 6, w, 7))
         if row.team_pct is not None:
             w = bx(row.team_pct) - x0
-            group.add(Rect(mirror.rect(x0, w), y + 3, w, 2.6, fillColor=TEAM, strokeColor=None))
+            team_bars.append((mirror.rect(x0, w), y + 3, w, 2.6))
         if row.target_pct is not None:
             tx = mirror.x(bx(row.target_pct))
-            group.add(Line(tx, y + 1.5, tx, y + 15.5, strokeColor=INK, strokeWidth=1.5))
+            ticks.append((tx, y + 1.5, tx, y + 15.5))
         group.add(
             _string(
                 mirror,
@@ -917,6 +1170,10 @@ def _criteria_chart(ctx: _Ctx, rows: Sequence[CriterionRow], width: float) -> Dr
                 base=ctx.dir,
             )
         )
+    for color, rects in agent_bars.items():
+        group.add(_bars(rects, color))
+    group.add(_bars(team_bars, TEAM))
+    group.add(_segments(ticks, INK, 1.5))
     _legend(
         group,
         mirror,
@@ -957,9 +1214,12 @@ def _trend_chart(ctx: _Ctx, points: Sequence[TrendPoint], target: float, width: 
         return left + step * (i + 0.5)
 
     span = int(hi - lo)
-    for tick in range(int(lo), int(hi) + 1, 10 if span <= 50 else 20):
+    ticks = range(int(lo), int(hi) + 1, 10 if span <= 50 else 20)
+    group.add(
+        _segments([(mirror.x(left), yv(t), mirror.x(right), yv(t)) for t in ticks], RULE, 0.5)
+    )
+    for tick in ticks:
         y = yv(tick)
-        group.add(Line(mirror.x(left), y, mirror.x(right), y, strokeColor=RULE, strokeWidth=0.5))
         group.add(
             _string(
                 mirror,
@@ -991,6 +1251,9 @@ def _trend_chart(ctx: _Ctx, points: Sequence[TrendPoint], target: float, width: 
     target_line.strokeDashArray = [4, 3]
     group.add(target_line)
 
+    patches: list[tuple[float, float, float, float]] = []
+    value_labels: list[String] = []
+
     def value_label(i: int, v: float, other: float | None, color: Color) -> None:
         """Agent value, above the point unless the team line is above it;
         on a white patch so gridlines and the target line do not cross it."""
@@ -999,10 +1262,8 @@ def _trend_chart(ctx: _Ctx, points: Sequence[TrendPoint], target: float, width: 
         w = pdfmetrics.stringWidth(text, FONT_BOLD, size)
         y = yv(v) + 5 if other is None or v >= other else yv(v) - 11
         cx = mirror.x(xi(i))
-        group.add(
-            Rect(cx - w / 2 - 1.5, y - 1.5, w + 3, size + 1.5, fillColor=WHITE, strokeColor=None)
-        )
-        group.add(
+        patches.append((cx - w / 2 - 1.5, y - 1.5, w + 3, size + 1.5))
+        value_labels.append(
             String(
                 cx, y, text, fontName=FONT_BOLD, fontSize=size, fillColor=color, textAnchor="middle"
             )
@@ -1045,6 +1306,9 @@ def _trend_chart(ctx: _Ctx, points: Sequence[TrendPoint], target: float, width: 
     others: list[float | None] = [p.team_pct for p in points]
     series([p.team_pct for p in points], TEAM, True, False)
     series([p.agent_pct for p in points], BRAND, False, True)
+    group.add(_bars(patches, WHITE))
+    for label in value_labels:
+        group.add(label)
     _legend(
         group,
         mirror,
@@ -1157,14 +1421,17 @@ def _criteria(ctx: _Ctx, rows: Sequence[CriterionRow], width: float) -> list[Flo
     heading = ctx.heading(ctx.t("criteria"))
     if not rows:
         return [heading, ctx.label_text(ctx.t("none_criteria"), SMALL), Spacer(1, 8)]
-    return [KeepTogether([heading, _criteria_chart(ctx, rows, width)]), Spacer(1, 8)]
+    with _trusted_shapes():
+        chart = _criteria_chart(ctx, rows, width)
+    return [KeepTogether([heading, _Chart(chart)]), Spacer(1, 8)]
 
 
 def _trend(ctx: _Ctx, points: Sequence[TrendPoint], width: float) -> list[Flowable]:
     if not points:
         return []
-    chart = _trend_chart(ctx, points, ctx.card.kpis.target_pct, width)
-    return [KeepTogether([ctx.heading(ctx.t("trend")), chart]), Spacer(1, 8)]
+    with _trusted_shapes():
+        chart = _trend_chart(ctx, points, ctx.card.kpis.target_pct, width)
+    return [KeepTogether([ctx.heading(ctx.t("trend")), _Chart(chart)]), Spacer(1, 8)]
 
 
 def _behaviours(ctx: _Ctx, rows: Sequence[BehaviourRow], width: float) -> list[Flowable]:
