@@ -41,6 +41,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     BaseDocTemplate,
+    CondPageBreak,
     Flowable,
     Frame,
     KeepTogether,
@@ -73,8 +74,12 @@ MARGIN_TOP = 14 * mm
 MARGIN_BOTTOM = 16 * mm
 
 # How much of an excerpt or comment a scorecard shows; the snapshot keeps all.
+# Bounds also keep every table row shorter than a page (a row cannot split).
 EXCERPT_CHARS = 220
 COMMENT_CHARS = 900
+USER_TEXT_CHARS = 600
+EVIDENCE_PER_ITEM = 3
+CHART_ROWS = 24  # criteria per bar chart drawing; more continue in a second one
 
 INK = colors.HexColor("#1F2933")
 MUTED = colors.HexColor("#5F6B7A")
@@ -181,6 +186,7 @@ LABELS: dict[str, dict[str, str]] = {
         "col_interaction": "Interaction",
         "col_comment": "Comment",
         "general": "General",
+        "more_evidence": "(+{count} more in the snapshot)",
         "none_behaviours": "No behaviours were detected this month.",
         "none_timing": "No timing measurements this month.",
         "none_coaching": "No coaching items this month.",
@@ -252,6 +258,7 @@ LABELS: dict[str, dict[str, str]] = {
         "col_interaction": "التفاعل",
         "col_comment": "الملاحظة",
         "general": "عام",
+        "more_evidence": "(+{count} أخرى في السجل)",
         "none_behaviours": "لم تُرصد أي سلوكيات هذا الشهر.",
         "none_timing": "لا توجد قياسات توقيت هذا الشهر.",
         "none_coaching": "لا توجد توصيات تدريب هذا الشهر.",
@@ -650,14 +657,18 @@ class _Ctx:
         """Text written by us: paragraph direction is the report's."""
         return TextBlock(text, style, default=self.dir, base=self.dir, **kw)
 
-    def user_text(self, text: str, style: TextStyle = BODY, **kw: Any) -> TextBlock:
-        """Text from data: direction detected from the text itself."""
-        return TextBlock(text, style, default=self.dir, **kw)
+    def user_text(
+        self, text: str, style: TextStyle = BODY, *, limit: int = USER_TEXT_CHARS, **kw: Any
+    ) -> TextBlock:
+        """Text from data: direction detected from the text itself, length bounded."""
+        return TextBlock(rtl.truncate(text, limit), style, default=self.dir, **kw)
 
-    def heading(self, text: str) -> TextBlock:
-        block = self.label_text(text, HEADING, rule=True)
-        block.keepWithNext = True
-        return block
+    def heading(self, text: str) -> list[Flowable]:
+        """A section heading that never ends a page: it needs room for itself
+        and the first rows below it, else it starts the next page. (Keeping it
+        *together* with a long table would push the whole table over and leave
+        a half-empty page.)"""
+        return [CondPageBreak(HEADING.leading + 70), self.label_text(text, HEADING, rule=True)]
 
     def table(
         self,
@@ -1412,7 +1423,8 @@ def _sections(ctx: _Ctx, rows: Sequence[SectionRow], width: float) -> list[Flowa
     widths = [width * f for f in (0.44, 0.14, 0.14, 0.14, 0.14)]
     zebra = [("BACKGROUND", (0, r), (-1, r), ZEBRA) for r in range(2, len(table_rows), 2)]
     return [
-        KeepTogether([ctx.heading(ctx.t("sections")), ctx.table(table_rows, widths, zebra)]),
+        *ctx.heading(ctx.t("sections")),
+        ctx.table(table_rows, widths, zebra),
         Spacer(1, 8),
     ]
 
@@ -1420,10 +1432,13 @@ def _sections(ctx: _Ctx, rows: Sequence[SectionRow], width: float) -> list[Flowa
 def _criteria(ctx: _Ctx, rows: Sequence[CriterionRow], width: float) -> list[Flowable]:
     heading = ctx.heading(ctx.t("criteria"))
     if not rows:
-        return [heading, ctx.label_text(ctx.t("none_criteria"), SMALL), Spacer(1, 8)]
+        return [*heading, ctx.label_text(ctx.t("none_criteria"), SMALL), Spacer(1, 8)]
     with _trusted_shapes():
-        chart = _criteria_chart(ctx, rows, width)
-    return [KeepTogether([heading, _Chart(chart)]), Spacer(1, 8)]
+        charts = [
+            _Chart(_criteria_chart(ctx, rows[start : start + CHART_ROWS], width))
+            for start in range(0, len(rows), CHART_ROWS)
+        ]
+    return [KeepTogether([*heading, charts[0]]), *charts[1:], Spacer(1, 8)]
 
 
 def _trend(ctx: _Ctx, points: Sequence[TrendPoint], width: float) -> list[Flowable]:
@@ -1431,13 +1446,13 @@ def _trend(ctx: _Ctx, points: Sequence[TrendPoint], width: float) -> list[Flowab
         return []
     with _trusted_shapes():
         chart = _trend_chart(ctx, points, ctx.card.kpis.target_pct, width)
-    return [KeepTogether([ctx.heading(ctx.t("trend")), _Chart(chart)]), Spacer(1, 8)]
+    return [KeepTogether([*ctx.heading(ctx.t("trend")), _Chart(chart)]), Spacer(1, 8)]
 
 
 def _behaviours(ctx: _Ctx, rows: Sequence[BehaviourRow], width: float) -> list[Flowable]:
     heading = ctx.heading(ctx.t("behaviours"))
     if not rows:
-        return [heading, ctx.label_text(ctx.t("none_behaviours"), SMALL), Spacer(1, 8)]
+        return [*heading, ctx.label_text(ctx.t("none_behaviours"), SMALL), Spacer(1, 8)]
     ordered = sorted(rows, key=lambda r: (r.polarity != "use", -r.count, r.behaviour_id))
     head = CELL_HEAD.but(align="center")
     table_rows: list[list[Any]] = [
@@ -1465,13 +1480,13 @@ def _behaviours(ctx: _Ctx, rows: Sequence[BehaviourRow], width: float) -> list[F
                 ),
                 ctx.label_text(str(row.count), CELL.but(align="center")),
                 ctx.label_text(f"{row.rate:.2f}", CELL.but(align="center")),
-                ctx.user_text(rtl.truncate(row.example or "—", EXCERPT_CHARS), excerpt),
-                ctx.user_text(rtl.truncate(row.suggestion or "—", EXCERPT_CHARS), CELL),
+                ctx.user_text(row.example or "—", excerpt, limit=EXCERPT_CHARS),
+                ctx.user_text(row.suggestion or "—", CELL, limit=EXCERPT_CHARS),
             ]
         )
         commands.append(("BACKGROUND", (1, i), (1, i), GOOD_LIGHT if good else BAD_LIGHT))
     widths = [width * f for f in (0.15, 0.11, 0.07, 0.11, 0.30, 0.26)]
-    return [heading, ctx.table(table_rows, widths, commands), Spacer(1, 8)]
+    return [*heading, ctx.table(table_rows, widths, commands), Spacer(1, 8)]
 
 
 def _timing(ctx: _Ctx, rows: Sequence[TimingRow], width: float) -> list[Flowable]:
@@ -1515,7 +1530,8 @@ def _timing(ctx: _Ctx, rows: Sequence[TimingRow], width: float) -> list[Flowable
         )
     widths = [width * f for f in (0.43, 0.19, 0.19, 0.19)]
     return [
-        KeepTogether([ctx.heading(ctx.t("timing")), ctx.table(table_rows, widths, commands)]),
+        *ctx.heading(ctx.t("timing")),
+        ctx.table(table_rows, widths, commands),
         Spacer(1, 8),
     ]
 
@@ -1530,7 +1546,7 @@ _PRIORITY_COLORS = {
 def _coaching(ctx: _Ctx, items: Sequence[CoachingItem], width: float) -> list[Flowable]:
     heading = ctx.heading(ctx.t("coaching"))
     if not items:
-        return [heading, ctx.label_text(ctx.t("none_coaching"), SMALL), Spacer(1, 8)]
+        return [*heading, ctx.label_text(ctx.t("none_coaching"), SMALL), Spacer(1, 8)]
     order = {"high": 0, "medium": 1, "low": 2}
     ordered = sorted(items, key=lambda item: order[item.priority])
     table_rows: list[list[Any]] = [
@@ -1546,7 +1562,7 @@ def _coaching(ctx: _Ctx, items: Sequence[CoachingItem], width: float) -> list[Fl
     for i, item in enumerate(ordered, start=1):
         strong, light = _PRIORITY_COLORS[item.priority]
         why: list[Flowable] = [ctx.user_text(item.reason, CELL)]
-        for ev in item.evidence:
+        for ev in item.evidence[:EVIDENCE_PER_ITEM]:
             excerpt = rtl.truncate(ev.excerpt, EXCERPT_CHARS)
             direction = rtl.detect_direction(rtl.sanitize(excerpt), ctx.dir)
             why.append(
@@ -1557,6 +1573,9 @@ def _coaching(ctx: _Ctx, items: Sequence[CoachingItem], width: float) -> list[Fl
                     base=direction,
                 )
             )
+        hidden = len(item.evidence) - EVIDENCE_PER_ITEM
+        if hidden > 0:
+            why.append(ctx.label_text(ctx.t("more_evidence", count=hidden), evidence_style))
         table_rows.append(
             [
                 ctx.label_text(
@@ -1569,13 +1588,13 @@ def _coaching(ctx: _Ctx, items: Sequence[CoachingItem], width: float) -> list[Fl
         )
         commands.append(("BACKGROUND", (0, i), (0, i), light))
     widths = [width * f for f in (0.10, 0.18, 0.44, 0.28)]
-    return [heading, ctx.table(table_rows, widths, commands), Spacer(1, 8)]
+    return [*heading, ctx.table(table_rows, widths, commands), Spacer(1, 8)]
 
 
 def _comments(ctx: _Ctx, comments: Sequence[ReviewerComment], width: float) -> list[Flowable]:
     heading = ctx.heading(ctx.t("comments"))
     if not comments:
-        return [heading, ctx.label_text(ctx.t("none_comments"), SMALL)]
+        return [*heading, ctx.label_text(ctx.t("none_comments"), SMALL)]
     table_rows: list[list[Any]] = [
         [
             ctx.label_text(ctx.t("col_date"), CELL_HEAD),
@@ -1592,12 +1611,12 @@ def _comments(ctx: _Ctx, comments: Sequence[ReviewerComment], width: float) -> l
                 ctx.user_text(c.reviewer_name, CELL),
                 ctx.user_text(c.interaction_external_id, CELL),
                 ctx.user_text(c.criterion_label or ctx.t("general"), CELL),
-                ctx.user_text(rtl.truncate(c.text, COMMENT_CHARS), CELL),
+                ctx.user_text(c.text, CELL, limit=COMMENT_CHARS),
             ]
         )
     widths = [width * f for f in (0.12, 0.15, 0.15, 0.17, 0.41)]
     zebra = [("BACKGROUND", (0, r), (-1, r), ZEBRA) for r in range(2, len(table_rows), 2)]
-    return [heading, ctx.table(table_rows, widths, zebra)]
+    return [*heading, ctx.table(table_rows, widths, zebra)]
 
 
 def _story(ctx: _Ctx, width: float) -> list[Flowable]:

@@ -32,10 +32,14 @@ from typing import Literal
 
 from arabic_reshaper.arabic_reshaper import HARAKAT_RE
 from arabic_reshaper.letters import FINAL, INITIAL, ISOLATED, LETTERS_ARABIC, MEDIAL, ZWJ
-from bidi import get_display as _get_display_uba
 from bidi.algorithm import get_display as _get_display_mirroring
 from bidi.mirror import MIRRORED
 from reportlab.pdfbase import pdfmetrics
+
+try:  # python-bidi >= 0.5: Rust unicode-bidi under the top-level name
+    from bidi import get_display as _get_display_uba
+except ImportError:  # 0.4.x: only the pure-Python implementation exists
+    _get_display_uba = _get_display_mirroring
 
 Direction = Literal["L", "R"]
 

@@ -34,6 +34,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import arabic_reshaper
 import pytest
 from bidi.algorithm import get_display  # the implementation that mirrors brackets (L4)
 from hypothesis import given, settings
@@ -580,6 +581,26 @@ def test_wrap_keeps_every_word_and_fits(words: list[str], width: float) -> None:
         assert stringWidth(line, FONT, 9) <= width + 1e-6 or len(line) == 1
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(
+        # Arabic letters (with lam/alef variants for the ligatures), harakat,
+        # tatweel, ZWNJ, spaces, Latin and digits. ZWJ is left out: after a
+        # ZWJ the library's ligature pass indexes the wrong letters.
+        alphabet=st.sampled_from(
+            sorted({c for c in rtl._FORMS if c != "\u200d"} | set("لاأإآ ًٌَُِّْ\u0640\u200cab1%("))
+        ),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_fast_shaper_matches_arabic_reshaper(text: str) -> None:
+    reference = arabic_reshaper.ArabicReshaper(configuration=rtl.RESHAPER_CONFIG)
+    assert rtl.shape.__wrapped__(text) == (
+        reference.reshape(text) if rtl.has_arabic(text) else text
+    )
+
+
 # --------------------------------------------------------------------------
 # English PDF
 
@@ -776,3 +797,71 @@ def test_first_page_renders_to_png(
     right = image.crop((width // 2, 0, width, height))
     assert sum(left.histogram()[:200]) > 0.02 * width * height / 2
     assert sum(right.histogram()[:200]) > 0.02 * width * height / 2
+
+
+# --------------------------------------------------------------------------
+# long scorecards and internals
+
+
+def test_long_scorecard_flows_over_pages() -> None:
+    """Rows that do not fit move on with the header repeated; nothing is lost."""
+    base = english_card()
+    many_criteria = tuple(
+        replace(
+            base.criteria[i % len(base.criteria)],
+            criterion_id=f"c{i}",
+            label_en=f"Criterion number {i}",
+        )
+        for i in range(30)
+    )
+    comments = tuple(
+        ReviewerComment(
+            "Omar Haddad",
+            date(2026, 10, 1 + i % 28),
+            f"CALL-{i:05d}",
+            None,
+            f"Comment {i}: " + "the customer asked twice about the refund. " * 6,
+        )
+        for i in range(45)
+    )
+    coaching = (
+        replace(
+            base.coaching[0],
+            evidence=tuple(Evidence(f"CALL-E{i}", f"excerpt {i}") for i in range(10)),
+        ),
+    )
+    card = replace(base, criteria=many_criteria, comments=comments, coaching=coaching)
+    pages = pdf_text(render_scorecard(card))
+    assert len(pages) >= 4
+    text = flat("\n".join(pages))
+    assert "Criterion number 0" in text and "Criterion number 29" in text
+    assert "Comment 0:" in text and "Comment 44:" in text
+    assert "CALL-E2: excerpt 2" in text and "CALL-E3" not in text
+    assert "(+7 more in the snapshot)" in text
+    with_comments = [p for p in pages if "Comment " in p]
+    assert len(with_comments) >= 2
+    assert all("Reviewer" in p for p in with_comments)  # header row repeated
+    for number, page in enumerate(pages, start=1):
+        assert f"Page {number} of {len(pages)}" in page
+
+
+def test_render_leaves_reportlab_shape_checking_as_it_was() -> None:
+    from reportlab import rl_config
+
+    before = rl_config.shapeChecking
+    render_scorecard(english_card())
+    assert rl_config.shapeChecking == before
+
+
+def test_chart_painter_refuses_shapes_it_cannot_draw() -> None:
+    from reportlab.graphics.shapes import Drawing, Ellipse
+    from reportlab.pdfgen.canvas import Canvas
+
+    from scorecards.pdf import _Chart
+
+    drawing = Drawing(100, 100)
+    drawing.add(Ellipse(50, 50, 20, 10))
+    chart = _Chart(drawing)
+    chart.canv = Canvas(io.BytesIO())
+    with pytest.raises(TypeError, match="Ellipse"):
+        chart.draw()
