@@ -388,9 +388,11 @@ class TextBlock(Flowable):
         self.rule = rule
         self._layout_width: float | None = None
         self._lines: tuple[str, ...] = ()
+        self._widths: tuple[float, ...] = ()
         self._direction: Direction = base or default
         if _lines is not None:
             self._lines, self._direction = _lines
+            self._widths = tuple(rtl.text_width(x, style.font, style.size) for x in self._lines)
             self._fixed = True
         else:
             self._fixed = False
@@ -406,7 +408,7 @@ class TextBlock(Flowable):
             default=self.default,
             base=self.base,
         )
-        self._lines, self._direction = laid.lines, laid.direction
+        self._lines, self._direction, self._widths = laid.lines, laid.direction, laid.widths
         self._layout_width = avail_width
 
     def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
@@ -450,8 +452,7 @@ class TextBlock(Flowable):
         canv.setFillColor(style.color)
         text = canv.beginText()
         text.setFont(style.font, style.size)
-        width_of = pdfmetrics.getFont(style.font).stringWidth
-        for i, line in enumerate(self._lines):
+        for i, (line, line_width) in enumerate(zip(self._lines, self._widths, strict=True)):
             if not line:
                 continue
             # Baseline 30% up the line box: room for Arabic descents below and
@@ -460,9 +461,9 @@ class TextBlock(Flowable):
             if anchor == "left":
                 left = x
             elif anchor == "right":
-                left = x + self.width - width_of(line, style.size)
+                left = x + self.width - line_width
             else:
-                left = x + (self.width - width_of(line, style.size)) / 2
+                left = x + (self.width - line_width) / 2
             text.setTextOrigin(left, baseline)
             text.textOut(line)
         canv.drawText(text)

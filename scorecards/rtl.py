@@ -55,6 +55,7 @@ __all__ = [
     "sanitize",
     "shape",
     "single_line",
+    "text_width",
     "to_visual",
     "truncate",
     "wrap_logical",
@@ -230,12 +231,25 @@ def to_visual(line: str, base: Direction) -> str:
     return _CF_RE.sub("", visual)
 
 
-def _width_fn(font_name: str, font_size: float):  # type: ignore[no-untyped-def]
-    font = pdfmetrics.getFont(font_name)
-    string_width = font.stringWidth
+_WIDTHS: dict[tuple[str, float, str], float] = {}
+_WIDTHS_MAX = 200_000
 
+
+def text_width(text: str, font_name: str, font_size: float) -> float:
+    """``stringWidth`` with a memo: the same words and labels are measured
+    over and over (every wrap, every right-aligned line, every report)."""
+    key = (font_name, font_size, text)
+    width = _WIDTHS.get(key)
+    if width is None:
+        if len(_WIDTHS) >= _WIDTHS_MAX:
+            _WIDTHS.clear()
+        width = _WIDTHS[key] = pdfmetrics.stringWidth(text, font_name, font_size)
+    return width
+
+
+def _width_fn(font_name: str, font_size: float):  # type: ignore[no-untyped-def]
     def width(s: str) -> float:
-        return string_width(s, font_size)
+        return text_width(s, font_name, font_size)
 
     return width
 
@@ -294,12 +308,14 @@ def wrap_logical(text: str, max_width: float, font_name: str, font_size: float) 
 
 @dataclass(frozen=True, slots=True)
 class TextLayout:
-    """Lines ready to draw (visual order) and the paragraph's base direction."""
+    """Lines ready to draw (visual order), their widths, the base direction."""
 
     lines: tuple[str, ...]
     direction: Direction
+    widths: tuple[float, ...]
 
 
+@lru_cache(maxsize=8192)
 def layout(
     text: str,
     max_width: float,
@@ -315,13 +331,17 @@ def layout(
     direction); otherwise it is detected from the text, falling back to
     ``default``. The same base direction is used for every line of the
     paragraph: detecting it per line would flip a line that happens to start
-    with a Latin name inside an Arabic paragraph.
+    with a Latin name inside an Arabic paragraph. Cached: report labels and
+    column headers repeat in every scorecard.
     """
     clean = sanitize(text)
     direction = base or detect_direction(clean, default)
     shaped = shape(clean)
-    lines = wrap_logical(shaped, max_width, font_name, font_size)
-    return TextLayout(tuple(to_visual(line, direction) for line in lines), direction)
+    lines = tuple(
+        to_visual(line, direction) for line in wrap_logical(shaped, max_width, font_name, font_size)
+    )
+    widths = tuple(text_width(line, font_name, font_size) for line in lines)
+    return TextLayout(lines, direction, widths)
 
 
 def truncate(text: str, max_chars: int) -> str:

@@ -32,6 +32,7 @@ import sys
 import unicodedata
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from pathlib import Path
 
 import arabic_reshaper
@@ -581,6 +582,11 @@ def test_wrap_keeps_every_word_and_fits(words: list[str], width: float) -> None:
         assert stringWidth(line, FONT, 9) <= width + 1e-6 or len(line) == 1
 
 
+@lru_cache(maxsize=1)
+def _reference_reshaper() -> arabic_reshaper.ArabicReshaper:
+    return arabic_reshaper.ArabicReshaper(configuration=rtl.RESHAPER_CONFIG)
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     st.text(
@@ -595,7 +601,7 @@ def test_wrap_keeps_every_word_and_fits(words: list[str], width: float) -> None:
     )
 )
 def test_fast_shaper_matches_arabic_reshaper(text: str) -> None:
-    reference = arabic_reshaper.ArabicReshaper(configuration=rtl.RESHAPER_CONFIG)
+    reference = _reference_reshaper()
     assert rtl.shape.__wrapped__(text) == (
         reference.reshape(text) if rtl.has_arabic(text) else text
     )
