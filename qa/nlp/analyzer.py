@@ -2,32 +2,40 @@
 
 How a transcript is analysed (one spaCy call per transcript, not per turn):
 
-1. Each agent/customer turn is string-normalised (:func:`normalize_text`, keeps an
-   offset map); system turns are skipped. The normalised turns are joined with a
-   blank-line separator, tokenised ONCE and matched ONCE. The separator becomes a
-   whitespace token that no pattern contains, so nothing matches across turns, and
-   negation windows stop there.
-2. Words are keyed through the lexeme ``NORM`` getter (lower case, chat spellings,
-   Arabic clitics and suffixes; see ``normalize.py``). spaCy computes a lexeme's
-   attributes once per distinct word, so the per-word work is cached for free.
-3. ONE ``PhraseMatcher(attr="NORM")`` holds every phrase of every rule; a
-   ``Matcher`` is built only for rules that declare token patterns (self
-   introduction with a name). Phrase variants (contractions, ambiguous clitic
-   forms, inflected forms) are expanded when the lexicon is compiled, not at
-   match time.
+1. The agent and customer turns are joined with a blank-line separator,
+   tokenised ONCE by the language's blank spaCy tokenizer (cache raised from
+   10,000 to a million chunks) and matched ONCE. The separator becomes a
+   whitespace token that no pattern contains, so nothing matches across turns and
+   negation windows stop there. System turns are skipped.
+2. Normalisation happens at the word level, through spaCy's lexeme ``NORM``
+   getter: the same translation table as :func:`~qa.nlp.normalize.normalize_text`
+   (tashkeel, tatweel, alef/hamza/ya/taa-marbuta forms, digits, apostrophes),
+   then lower case, chat spellings and Arabic clitic/suffix keys. spaCy computes a
+   lexeme's attributes once per distinct word, so this work is cached, and
+   because tokens are substrings of the original text the offset map is exact by
+   construction: a flag's ``start``/``end`` are the first and last matched
+   token's offsets in the turn as written. (The only string-level edit is a
+   length-preserving replacement of no-break/zero-width spaces by spaces, so that
+   they separate words.)
+3. ONE ``PhraseMatcher(attr="NORM")`` holds every phrase of every rule; token
+   patterns (self-introduction with a name) go to a ``Matcher`` that only looks at
+   the few tokens after a literal anchor found by the PhraseMatcher (the Matcher
+   is ~200x slower per token). Phrase variants (contractions, ambiguous clitic
+   forms, inflected forms) are expanded when the lexicon is compiled.
 4. Matches are kept only where they make sense: use/avoid rules on agent turns,
    ``cue`` rules on customer turns; a match strictly inside a longer match is
    dropped unless both are ``use`` behaviours ("thank you" inside "thank you for
    holding" is still gratitude, but "يمكن" inside "لا يمكن" is not uncertainty);
-   matches inside double quotes/guillemets are reported speech and are dropped;
-   ``negatable`` rules are dropped when a negation cue precedes them within the
-   window without intervening punctuation.
-5. Offsets are mapped back to each turn's ORIGINAL text. Spans cover whole
-   tokens: an attached clitic or suffix is inside the span ("وآسفين" is reported
-   whole), as are diacritics and tatweel on the last letter; punctuation is not.
+   overlapping matches of one behaviour count once (the longest); matches inside
+   double quotes or guillemets are reported speech and are dropped; ``negatable``
+   rules are dropped when a negation cue precedes them within the window without
+   intervening punctuation ("I'm not sorry", "لست آسفا").
+5. Spans cover whole tokens: an attached clitic or suffix is inside the span
+   ("وآسفين" is reported whole, as are diacritics and tatweel), surrounding
+   punctuation and invisible direction marks are not.
 
 One :class:`Analyzer` per (language, lexicon version) is built and cached by
-:func:`get_analyzer`; building compiles the lexicon (~0.1-0.5 s), analysing is
+:func:`get_analyzer`; building compiles the lexicon (under a second), analysing is
 cheap.
 """
 
@@ -44,20 +52,19 @@ from pathlib import Path
 from typing import Any
 
 import spacy
-from spacy.attrs import NORM
+from spacy.attrs import IDX, NORM
 from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc
-from spacy.util import compile_infix_regex
+from spacy.util import compile_infix_regex, compile_suffix_regex
 
 from qa.nlp.lexicon import Lexicon, LexiconError, Rule, load_lexicon, source_signature
 from qa.nlp.normalize import (
     ENGLISH_ALTERNATIVES,
+    FORMAT_CHARS,
     INFLECTED,
     ArabicKeyer,
-    NormalizedText,
     english_key,
     normalize_phrase,
-    normalize_text,
 )
 from qa.nlp.taxonomy import (
     CUSTOMER_FRUSTRATION,
@@ -89,35 +96,40 @@ CLOSING_TURNS = 2
 #: Agent turns after a frustrated customer turn that must show empathy or apology.
 EMPATHY_TURNS = 2
 
-_QUOTED_RE = re.compile(r'"[^"\n]{1,400}"')
-_ARABIC_INFIXES = [
-    r"[؟،؛]",
-    r"(?<=[\u0620-\u064a])[.!?,:;](?=[\u0620-\u064a])",
-]
+_QUOTED_RE = re.compile(r'["“”„‟«»][^"“”„‟«»\n]{1,400}["“”„‟«»]')
+#: Word-separating spaces spaCy would otherwise keep inside a token or as a token.
+_SPACE_LIKE_RE = re.compile("[\u00a0\u2007\u202f\u200b]")
+_SPACE_TABLE = {0x00A0: 0x20, 0x2007: 0x20, 0x202F: 0x20, 0x200B: 0x20}
+#: Arabic punctuation is split off words, also when glued to the next word.
+_EXTRA_INFIXES = [r"[؟،؛]", r"(?<=[\u0620-\u064a])[.!?,:;](?=[\u0620-\u064a])"]
+#: ... and after a diacritic, tatweel or direction mark ("وسهلاً." -> "وسهلاً" ".").
+_EXTRA_SUFFIXES = [r"(?<=[\u0600-\u06ff\u200c-\u200f\u061c\u202a-\u202e\u2066-\u2069])[.,:;!?؟،؛]"]
 
 
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     rule: Rule
     use: bool
-
-
-@dataclass(slots=True)
-class _Candidate:
-    turn: int
-    piece: int
-    tok_start: int
-    tok_end: int
-    char_start: int
-    char_end: int
-    compiled: _Compiled
+    cue: bool
 
 
 def _blank(lang: str) -> spacy.language.Language:
     nlp = spacy.blank(lang)
-    nlp.tokenizer.max_cache_size = TOKENIZER_CACHE_SIZE
-    infixes = list(nlp.Defaults.infixes or []) + _ARABIC_INFIXES
-    nlp.tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
+    tok = nlp.tokenizer
+    tok.max_cache_size = TOKENIZER_CACHE_SIZE
+    tok.infix_finditer = compile_infix_regex(
+        list(nlp.Defaults.infixes or []) + _EXTRA_INFIXES
+    ).finditer
+    tok.suffix_search = compile_suffix_regex(
+        list(nlp.Defaults.suffixes or []) + _EXTRA_SUFFIXES
+    ).search
+    if lang == "ar":
+        # spaCy's Arabic exceptions expand classical abbreviations ("أنا" -> "أنبأنا",
+        # "نا" -> "أخبرنا"): wrong for modern speech, so keep the splits, drop the norms.
+        tok.rules = {
+            orth: [{k: v for k, v in sub.items() if k != NORM} for sub in subs]
+            for orth, subs in (tok.rules or {}).items()
+        }
     return nlp
 
 
@@ -132,7 +144,7 @@ class Analyzer:
         vocab = self.nlp.vocab
         self._rules: dict[int, _Compiled] = {}
 
-        # 1. The lexicon vocabulary (string-normalised, lower-cased token texts).
+        # 1. The lexicon vocabulary (normalised, lower-cased token texts).
         phrase_docs: dict[tuple[str, int], list[Any]] = {}
         words: set[str] = set()
         for rule in lexicon.rules:
@@ -144,7 +156,8 @@ class Analyzer:
                     self._fail(
                         rule,
                         "lexicon.bad_phrase",
-                        f"phrase {i} ({phrase!r}) contains punctuation; list the parts as separate phrases",
+                        f"phrase {i} ({phrase!r}) contains punctuation; "
+                        "list the parts as separate phrases",
                     )
                 phrase_docs[(rule.id, i)] = toks
                 words.update(t.text.lower() for t in toks)
@@ -155,12 +168,12 @@ class Analyzer:
         words.update(cues)
 
         # 2. Key every word through the lexeme NORM getter (computed once per word).
-        if self.lang == "ar":
-            keyer = ArabicKeyer(words)
-            key = keyer
-        else:
-            keyer = None
-            key = english_key
+        keyer: ArabicKeyer | None = ArabicKeyer(words) if self.lang == "ar" else None
+        base_key = keyer if keyer is not None else english_key
+
+        def key(orth: str) -> str:
+            return base_key(normalize_phrase(orth))
+
         self._key = key
         vocab.lex_attr_getters[NORM] = key
         for lex in list(vocab):
@@ -175,7 +188,7 @@ class Analyzer:
                     reverse[u].add(w)
 
         def alternatives(k: str, inflect: bool) -> list[str]:
-            if self.lang == "en":
+            if keyer is None:
                 return [k, *ENGLISH_ALTERNATIVES.get(k, ())]
             alts = [k, *sorted(reverse.get(k, ()))]
             if inflect:
@@ -183,22 +196,24 @@ class Analyzer:
                 alts.extend(sorted(reverse.get(k + INFLECTED, ())))
             return list(dict.fromkeys(alts))
 
-        # 4. One PhraseMatcher for all phrases; a Matcher only for token patterns.
+        # 4. One PhraseMatcher for all phrases; anchored Matcher for token patterns.
         self.phrase_matcher = PhraseMatcher(vocab, attr="NORM")
-        self.matcher: Matcher | None = None
+        self.matcher: Matcher | None = None  # patterns without a literal first token
+        self.anchored_matcher: Matcher | None = None
+        self._anchors: dict[int, int] = {}  # anchor match id -> pattern length
         for rule in lexicon.rules:
-            rid = vocab.strings.add(rule.id)
-            self._rules[rid] = _Compiled(rule, rule.polarity == "use")
+            self._rules[vocab.strings.add(rule.id)] = _Compiled(
+                rule, rule.polarity == "use", rule.polarity == "cue"
+            )
             docs: list[Doc] = []
-            for i, _phrase in enumerate(rule.phrases):
+            for i in range(len(rule.phrases)):
                 # token norms read the (now re-keyed) lexemes; exception norms
                 # such as "'m" -> "am" are kept from tokenisation
                 keys = [t.norm_ for t in phrase_docs[(rule.id, i)]]
                 n = len(keys)
+                inflect = keyer is not None and rule.inflect
                 options = [
-                    alternatives(
-                        k, self.lang == "ar" and rule.inflect and j >= n - INFLECT_LAST_WORDS
-                    )
+                    alternatives(k, inflect and j >= n - INFLECT_LAST_WORDS)
                     for j, k in enumerate(keys)
                 ]
                 count = 1
@@ -209,22 +224,34 @@ class Analyzer:
                 for variant in itertools.product(*options):
                     d = Doc(vocab, words=list(variant))
                     for t, want in zip(d, variant, strict=True):
-                        if t.norm_ != want:  # keys must be fixed points of the keyer
+                        if t.norm_ != want:
                             t.norm_ = want
                     docs.append(d)
             if docs:
                 self.phrase_matcher.add(rule.id, docs)
-            if rule.patterns:
-                if self.matcher is None:
-                    self.matcher = Matcher(vocab, validate=True)
-                keyed = [[_key_pattern_token(t, key) for t in p] for p in rule.patterns]
+            for k, pattern in enumerate(rule.patterns):
+                keyed = [_key_pattern_token(t, key) for t in pattern]
+                anchor = _anchor(keyed)
                 try:
-                    self.matcher.add(rule.id, keyed)
+                    if anchor:
+                        if self.anchored_matcher is None:
+                            self.anchored_matcher = Matcher(vocab, validate=True)
+                        self.anchored_matcher.add(rule.id, [keyed])
+                        anchor_key = f"\x00anchor:{rule.id}:{k}"
+                        self.phrase_matcher.add(
+                            anchor_key, [Doc(vocab, words=list(w)) for w in anchor]
+                        )
+                        self._anchors[vocab.strings.add(anchor_key)] = len(keyed)
+                    else:
+                        if self.matcher is None:
+                            self.matcher = Matcher(vocab, validate=True)
+                        self.matcher.add(rule.id, [keyed])
                 except (ValueError, KeyError, TypeError) as exc:
-                    self._fail(rule, "lexicon.bad_pattern", f"invalid token pattern: {exc}")
+                    self._fail(rule, "lexicon.bad_pattern", f"invalid token pattern {k}: {exc}")
 
         self._cue_norms = frozenset(vocab.strings.add(key(c)) for c in cues)
         self._window = lexicon.negation.window
+        self._hold_rules = frozenset(r.id for r in lexicon.rules if r.hold_announcement)
         self._lock = threading.Lock()
 
     def _fail(self, rule: Rule, code: str, message: str) -> None:
@@ -245,96 +272,127 @@ class Analyzer:
         turn_list = coerce_turns(turns)
         flags = self._flags(turn_list)
         findings = _findings(turn_list, flags)
-        holds = tuple(sorted({f.turn for f in flags if self._by_id[f.rule].hold_announcement}))
+        hold_rules = self._hold_rules
+        holds = tuple(sorted({f.turn for f in flags if f.rule in hold_rules}))
         return Analysis(self.lang, channel, self.version, tuple(flags), tuple(findings), holds)
 
     def flag_text(self, text: str, speaker: str = "agent") -> list[Flag]:
         """Flags for a single piece of text spoken by ``speaker``."""
         return self._flags(coerce_turns([{"speaker": speaker, "text": text}]))
 
-    @property
-    def _by_id(self) -> dict[str, Rule]:
-        by_id = getattr(self, "_by_id_cache", None)
-        if by_id is None:
-            by_id = {c.rule.id: c.rule for c in self._rules.values()}
-            self._by_id_cache = by_id
-        return by_id
-
     def _flags(self, turns: Sequence[Turn]) -> list[Flag]:
-        norms: list[NormalizedText] = []
+        texts: list[str] = []
         turn_of: list[int] = []
         bases: list[int] = []
-        pieces: list[str] = []
         pos = 0
+        sep = len(SEPARATOR)
         for i, t in enumerate(turns):
-            if t.speaker == "system" or not t.text:
+            text = t.text
+            if t.speaker == "system" or not text:
                 continue
-            nt = normalize_text(t.text)
-            norms.append(nt)
+            if not text.isascii() and _SPACE_LIKE_RE.search(text):
+                text = text.translate(_SPACE_TABLE)  # same length: offsets unchanged
+            texts.append(text)
             turn_of.append(i)
             bases.append(pos)
-            pieces.append(nt.text)
-            pos += len(nt.text) + len(SEPARATOR)
-        if not pieces:
+            pos += len(text) + sep
+        if not texts:
             return []
-        doc = self.nlp.make_doc(SEPARATOR.join(pieces))
-        matches = self.phrase_matcher(doc)
-        if self.matcher is not None:
-            matches = list(matches) + list(self.matcher(doc))
+        joined = SEPARATOR.join(texts)
+        with self._lock:
+            doc = self.nlp.make_doc(joined)
+            matches = self.phrase_matcher(doc)
+            if self._anchors:
+                matches = self._with_patterns(doc, matches)
+            if self.matcher is not None:
+                matches = list(matches) + list(self.matcher(doc))
+        if not matches:
+            return []
 
+        idx = doc.to_array(IDX).tolist()
+        idx.append(len(joined))  # sentinel: one past the last token
         rules = self._rules
-        candidates: list[_Candidate] = []
+        anchors = self._anchors
+        cands: list[_Cand] = []
         seen: set[tuple[int, int, int]] = set()
-        for match_id, s, e in matches:
-            if (match_id, s, e) in seen:
+        for m in matches:
+            if m in seen:
                 continue
-            seen.add((match_id, s, e))
+            seen.add(m)
+            match_id, s, e = m
+            if match_id in anchors:
+                continue
             comp = rules[match_id]
-            first = doc[s]
-            cs = first.idx
-            k = bisect_right(bases, cs) - 1
-            speaker = turns[turn_of[k]].speaker
-            if (comp.rule.polarity == "cue") != (speaker == "customer"):
+            k = bisect_right(bases, idx[s]) - 1
+            if comp.cue != (turns[turn_of[k]].speaker == "customer"):
                 continue
-            last = doc[e - 1]
-            ce = last.idx + len(last)
-            candidates.append(_Candidate(turn_of[k], k, s, e, cs - bases[k], ce - bases[k], comp))
-        if not candidates:
+            cands.append((s, e, k, comp))
+        if not cands:
             return []
-        candidates = _merge_same_behaviour(_drop_contained(candidates))
+        cands.sort(key=_cand_order)
+        cands = _resolve_overlaps(cands)
 
         flags: list[Flag] = []
-        quoted_cache: dict[int, list[tuple[int, int]]] = {}
-        for c in candidates:
-            nt = norms[c.piece]
-            if '"' in nt.text:
-                spans = quoted_cache.get(c.piece)
-                if spans is None:
-                    spans = [(m.start(), m.end()) for m in _QUOTED_RE.finditer(nt.text)]
-                    quoted_cache[c.piece] = spans
-                if any(qs < c.char_start and c.char_end < qe for qs, qe in spans):
-                    continue
-            rule = c.compiled.rule
-            if rule.negatable and self._negated(doc, c.tok_start):
+        quoted: dict[int, list[tuple[int, int]]] = {}
+        for s, e, k, comp in cands:
+            rule = comp.rule
+            if rule.negatable and self._negated(doc, s):
                 continue
-            start, end = nt.span(c.char_start, c.char_end)
+            base = bases[k]
+            text = texts[k]
+            start = idx[s] - base
+            # a token never ends in a space; only a single " " can follow it
+            end = idx[e] - base
+            if joined[idx[e] - 1] == " ":
+                end -= 1
+            if not text.isascii():
+                while start < end and text[start] in FORMAT_CHARS:
+                    start += 1
+                while end > start and text[end - 1] in FORMAT_CHARS:
+                    end -= 1
+                spans = quoted.get(k)
+                if spans is None:
+                    spans = quoted[k] = [(q.start(), q.end()) for q in _QUOTED_RE.finditer(text)]
+            elif '"' in text:
+                spans = quoted.get(k)
+                if spans is None:
+                    spans = quoted[k] = [(q.start(), q.end()) for q in _QUOTED_RE.finditer(text)]
+            else:
+                spans = None
+            if spans and any(qs < start and end < qe for qs, qe in spans):
+                continue
+            t = turn_of[k]
             flags.append(
                 Flag(
-                    rule=rule.id,
-                    behavior=rule.behavior,
-                    polarity=rule.polarity,
-                    criterion=rule.criterion,
-                    severity=rule.severity,
-                    turn=c.turn,
-                    start=start,
-                    end=end,
-                    text=nt.original[start:end],
-                    suggestion=rule.suggestion,
-                    coaching_tip=rule.coaching_tip,
+                    rule.id,
+                    rule.behavior,
+                    rule.polarity,
+                    rule.criterion,
+                    rule.severity,
+                    t,
+                    start,
+                    end,
+                    turns[t].text[start:end],
+                    rule.suggestion,
+                    rule.coaching_tip,
                 )
             )
-        flags.sort(key=lambda f: (f.turn, f.start, f.end, f.rule))
         return flags
+
+    def _with_patterns(self, doc: Doc, matches: list[tuple[int, int, int]]) -> list[Any]:
+        """Run the token-pattern Matcher only on the few tokens after each anchor."""
+        anchors = self._anchors
+        matcher = self.anchored_matcher
+        assert matcher is not None
+        extra: list[tuple[int, int, int]] = []
+        done: set[int] = set()
+        n = len(doc)
+        for match_id, s, _e in matches:
+            length = anchors.get(match_id)
+            if length is not None and s not in done:
+                done.add(s)
+                extra.extend((m, s + a, s + b) for m, a, b in matcher(doc[s : min(n, s + length)]))
+        return list(matches) + extra if extra else matches
 
     def _negated(self, doc: Doc, start: int) -> bool:
         cues = self._cue_norms
@@ -347,54 +405,82 @@ class Analyzer:
         return False
 
 
-def _drop_contained(cands: list[_Candidate]) -> list[_Candidate]:
-    """Drop matches strictly inside a longer one, unless both are ``use`` rules."""
-    cands.sort(key=lambda c: (c.tok_start, -c.tok_end))
-    kept: list[_Candidate] = []
-    max_end_any = -1
-    max_end_nonuse = -1
-    i = 0
-    n = len(cands)
-    while i < n:
-        j = i
-        s, e = cands[i].tok_start, cands[i].tok_end
-        while j < n and cands[j].tok_start == s and cands[j].tok_end == e:
-            j += 1
-        group = cands[i:j]
-        for c in group:
-            contained = max_end_nonuse >= e if c.compiled.use else max_end_any >= e
-            if not contained:
-                kept.append(c)
-        for c in group:
-            max_end_any = max(max_end_any, e)
-            if not c.compiled.use:
-                max_end_nonuse = max(max_end_nonuse, e)
-        i = j
-    return kept
+_Cand = tuple[int, int, int, _Compiled]
 
 
-def _merge_same_behaviour(cands: list[_Candidate]) -> list[_Candidate]:
-    """Overlapping matches of one behaviour count once: keep the longest.
+def _cand_order(c: _Cand) -> tuple[int, int, str]:
+    return (c[0], c[1], c[3].rule.id)
 
-    "so sorry" / "sorry" / "sorry about that" in one sentence is one apology.
+
+def _resolve_overlaps(cands: list[_Cand]) -> list[_Cand]:
+    """Apply the two overlap rules to candidates sorted by token start.
+
+    * A match covered by strictly longer matches is dropped unless it and all of
+      them are ``use`` rules ("يمكن" inside "لا يمكن" is not uncertainty, but
+      "thank you" inside "thank you for holding" is still gratitude).
+    * Overlapping matches of one behaviour count once: the longest is kept
+      ("so sorry" / "sorry about that" in one sentence is one apology).
+
+    Most transcripts have no overlapping matches at all; that case is O(n).
     """
-    if len(cands) < 2:
-        return cands
-    by_behaviour: dict[str, list[_Candidate]] = defaultdict(list)
+    prev_end = -1
     for c in cands:
-        by_behaviour[c.compiled.rule.behavior].append(c)
-    kept: list[_Candidate] = []
-    for group in by_behaviour.values():
-        if len(group) == 1:
-            kept.extend(group)
-            continue
-        group.sort(key=lambda c: (c.tok_start - c.tok_end, c.tok_start))
-        taken: list[tuple[int, int]] = []
+        if c[0] < prev_end:
+            break
+        prev_end = c[1]
+    else:
+        return cands
+
+    by_length = sorted(cands, key=lambda c: c[0] - c[1])  # longest first, stable
+    covered_any: set[int] = set()
+    covered_nonuse: set[int] = set()
+    taken: dict[str, set[int]] = defaultdict(set)
+    keep: set[int] = set()
+    i = 0
+    n = len(by_length)
+    while i < n:
+        length = by_length[i][1] - by_length[i][0]
+        j = i
+        while j < n and by_length[j][1] - by_length[j][0] == length:
+            j += 1
+        group = by_length[i:j]
         for c in group:
-            if all(c.tok_end <= s or c.tok_start >= e for s, e in taken):
-                taken.append((c.tok_start, c.tok_end))
-                kept.append(c)
-    return kept
+            span = range(c[0], c[1])
+            covered = covered_nonuse if c[3].use else covered_any
+            if covered.issuperset(span):
+                continue
+            occupied = taken[c[3].rule.behavior]
+            if occupied.isdisjoint(span):
+                occupied.update(span)
+                keep.add(id(c))
+        for c in group:
+            covered_any.update(range(c[0], c[1]))
+            if not c[3].use:
+                covered_nonuse.update(range(c[0], c[1]))
+        i = j
+    return [c for c in cands if id(c) in keep]
+
+
+def _anchor(pattern: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    """Literal NORM sequences a pattern must start with ([] if it has none).
+
+    Patterns with quantifiers are never anchored, so their span length is fixed.
+    """
+    if any("OP" in tok for tok in pattern):
+        return []
+    options: list[list[str]] = []
+    for tok in pattern:
+        norm = tok.get("NORM")
+        if isinstance(norm, str):
+            options.append([norm])
+        elif isinstance(norm, dict) and set(norm) == {"IN"} and isinstance(norm["IN"], list):
+            options.append([x for x in norm["IN"] if isinstance(x, str)])
+        else:
+            break
+    if not options or any(not o for o in options):
+        return []
+    combos = list(itertools.islice(itertools.product(*options), 64))
+    return combos if len(combos) < 64 else []
 
 
 def _pattern_literals(value: Any) -> list[str]:
@@ -413,10 +499,10 @@ def _key_pattern_token(tok: dict[str, Any], key: Any) -> dict[str, Any]:
     out = dict(tok)
     v = tok.get("NORM")
     if isinstance(v, str):
-        out["NORM"] = key(normalize_phrase(v))
+        out["NORM"] = key(v)
     elif isinstance(v, dict):
         out["NORM"] = {
-            op: [key(normalize_phrase(x)) if isinstance(x, str) else x for x in vals]
+            op: [key(x) if isinstance(x, str) else x for x in vals]
             if isinstance(vals, list)
             else vals
             for op, vals in v.items()

@@ -42,6 +42,10 @@ _JOINERS = "\u00ad\u200c\u200d"
 _FORMAT = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff"
 
 _DELETE_CLASS = f"[{_ARABIC_ATTACHED}{_JOINERS}{_FORMAT}]"
+#: Direction/format marks as a set (trimmed off span edges).
+FORMAT_CHARS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff"
+)
 _DELETE_RUN_RE = re.compile(_DELETE_CLASS + "+")
 #: Characters that extend a span's end: marks written on (or stretching) the last letter.
 _ATTACHED_RUN_RE = re.compile(f"[{_ARABIC_ATTACHED}{_JOINERS}]+")

@@ -7,10 +7,9 @@ benchmark's worker pool, a job queue) and be persisted by the storage layer with
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from qa.nlp.taxonomy import CHANNELS, SPEAKERS
 
@@ -21,45 +20,54 @@ class TurnError(ValueError):
     code = "nlp.invalid_turn"
 
 
-@dataclass(frozen=True, slots=True)
-class Turn:
+class Turn(NamedTuple):
     speaker: str
     text: str
     start: float | None = None
     end: float | None = None
 
 
+_NUMBER = (int, float)
+
+
 def _seconds(value: Any, index: int, name: str) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if type(value) not in _NUMBER and (
+        isinstance(value, bool) or not isinstance(value, int | float)
+    ):
         raise TurnError(f"turn {index}: {name} must be a number of seconds or null, got {value!r}")
     v = float(value)
-    return None if math.isnan(v) else v
+    return None if v != v else v  # NaN -> missing
 
 
 def coerce_turn(raw: Any, index: int) -> Turn:
     """Accept a :class:`Turn`, a mapping or any object with the same attributes."""
-    if isinstance(raw, Turn):
-        turn = raw
+    if type(raw) is dict:
+        speaker = raw.get("speaker")
+        text = raw.get("text")
+        start = raw.get("start")
+        end = raw.get("end")
+    elif isinstance(raw, Turn):
+        speaker, text, start, end = raw
+    elif isinstance(raw, Mapping):
+        speaker, text = raw.get("speaker"), raw.get("text")
+        start, end = raw.get("start"), raw.get("end")
     else:
-        get = raw.get if isinstance(raw, Mapping) else (lambda k, d=None: getattr(raw, k, d))
-        speaker = get("speaker")
-        speaker = getattr(speaker, "value", speaker)
-        text = get("text")
-        turn = Turn(
-            speaker=speaker,
-            text=text,
-            start=_seconds(get("start"), index, "start"),
-            end=_seconds(get("end"), index, "end"),
-        )
-    if turn.speaker not in SPEAKERS:
+        speaker = getattr(raw, "speaker", None)
+        text = getattr(raw, "text", None)
+        start = getattr(raw, "start", None)
+        end = getattr(raw, "end", None)
+    speaker = getattr(speaker, "value", speaker)  # enums such as qa.models.Speaker
+    if speaker not in SPEAKERS:
         raise TurnError(
-            f"turn {index}: speaker must be one of {', '.join(SPEAKERS)}; got {turn.speaker!r}"
+            f"turn {index}: speaker must be one of {', '.join(SPEAKERS)}; got {speaker!r}"
         )
-    if not isinstance(turn.text, str):
-        raise TurnError(f"turn {index}: text must be a string, got {type(turn.text).__name__}")
-    return turn
+    if type(text) is not str:
+        if not isinstance(text, str):
+            raise TurnError(f"turn {index}: text must be a string, got {type(text).__name__}")
+        text = str(text)
+    return Turn(speaker, text, _seconds(start, index, "start"), _seconds(end, index, "end"))
 
 
 def coerce_turns(turns: Iterable[Any]) -> list[Turn]:
@@ -72,9 +80,11 @@ def check_channel(channel: str) -> str:
     return channel
 
 
-@dataclass(frozen=True, slots=True)
-class Flag:
-    """A lexicon rule matched in one turn. ``start``/``end`` index the turn's original text."""
+class Flag(NamedTuple):
+    """A lexicon rule matched in one turn. ``start``/``end`` index the turn's original text.
+
+    A NamedTuple (immutable, cheap to build: transcripts produce many flags).
+    """
 
     rule: str
     behavior: str
@@ -89,11 +99,10 @@ class Flag:
     coaching_tip: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return self._asdict()
 
 
-@dataclass(frozen=True, slots=True)
-class EvidenceSpan:
+class EvidenceSpan(NamedTuple):
     turn: int
     start: int
     end: int
@@ -101,7 +110,7 @@ class EvidenceSpan:
     rule: str
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return self._asdict()
 
 
 @dataclass(frozen=True, slots=True)
