@@ -1,0 +1,416 @@
+"""Throughput of the auto-QA analyser against a raw Aho-Corasick baseline.
+
+Generates N synthetic call transcripts (default 10,000, ~400 words each, 80%
+English / 20% Arabic) deterministically from the shipped lexicon phrases plus
+filler vocabulary (with tashkeel, tatweel, clitics and curly apostrophes mixed
+in), then times, on the same texts in the same run:
+
+* ``analyser`` – ``Analyzer.analyze`` (spaCy blank tokenizer + one PhraseMatcher
+  + the token-pattern Matcher, negation/quote/overlap handling and findings);
+* ``baseline`` – the same string normalisation (``normalize_text``) followed by
+  one pyahocorasick automaton over every lexicon phrase, with word-boundary
+  checks and offset mapping back to the original text (no clitics, contractions,
+  negation or findings: the cheapest thing that could be called a flagger).
+
+Usage::
+
+    python benchmarks/bench_flagging.py            # 10,000 transcripts, 1 process
+    python benchmarks/bench_flagging.py --n 2000
+    python benchmarks/bench_flagging.py --processes 2
+
+With ``--processes P`` the analyser also runs in a pool of P workers, each with
+its own cached analyzers; workers receive transcripts and return flag offsets
+(never spaCy Docs). Goals: one-process ratio >= 0.5; pool >= 0.9x the
+baseline's one-process speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import random
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import ahocorasick
+
+from qa.nlp.analyzer import get_analyzer, get_lexicon
+from qa.nlp.lexicon import Lexicon
+from qa.nlp.normalize import normalize_phrase, normalize_text
+
+Transcript = tuple[str, list[dict[str, Any]]]
+
+EN_FILLER = [
+    "the",
+    "account",
+    "order",
+    "number",
+    "delivery",
+    "billing",
+    "invoice",
+    "payment",
+    "card",
+    "refund",
+    "package",
+    "address",
+    "email",
+    "phone",
+    "system",
+    "update",
+    "today",
+    "yesterday",
+    "week",
+    "month",
+    "please",
+    "check",
+    "service",
+    "plan",
+    "internet",
+    "router",
+    "connection",
+    "password",
+    "login",
+    "app",
+    "website",
+    "store",
+    "branch",
+    "team",
+    "request",
+    "ticket",
+    "issue",
+    "problem",
+    "status",
+    "shipment",
+    "and",
+    "or",
+    "so",
+    "then",
+    "also",
+    "just",
+    "now",
+    "still",
+    "already",
+    "because",
+    "when",
+    "if",
+    "while",
+    "about",
+    "my",
+    "your",
+    "our",
+    "their",
+    "this",
+    "that",
+    "these",
+    "those",
+    "it",
+    "we",
+    "you",
+    "they",
+    "he",
+    "she",
+    "was",
+    "is",
+    "are",
+    "were",
+    "be",
+    "been",
+    "have",
+    "has",
+    "had",
+    "do",
+    "does",
+    "did",
+    "will",
+    "would",
+    "can",
+    "could",
+    "button",
+    "butler",
+    "bunker",
+    "sorrowful",
+    "thanksgiving",
+    "hellos",
+    "hiking",
+    "maybelline",
+    "Omar",
+    "Sarah",
+    "John",
+    "Fatima",
+    "Priya",
+    "2024",
+    "15",
+    "3.5",
+    "#4821",
+    "ok",
+    "yes",
+    "right",
+]
+AR_FILLER = [
+    "الحساب",
+    "الطلب",
+    "رقم",
+    "التوصيل",
+    "الفاتورة",
+    "الدفع",
+    "البطاقة",
+    "الاسترجاع",
+    "الشحنة",
+    "العنوان",
+    "البريد",
+    "الهاتف",
+    "النظام",
+    "التحديث",
+    "اليوم",
+    "أمس",
+    "الأسبوع",
+    "الشهر",
+    "الخدمة",
+    "الباقة",
+    "الإنترنت",
+    "الراوتر",
+    "الاتصال",
+    "كلمة",
+    "المرور",
+    "التطبيق",
+    "الموقع",
+    "الفرع",
+    "الفريق",
+    "الطلب",
+    "التذكرة",
+    "المشكلة",
+    "و",
+    "في",
+    "من",
+    "على",
+    "إلى",
+    "عن",
+    "مع",
+    "هذا",
+    "هذه",
+    "ذلك",
+    "التي",
+    "الذي",
+    "كان",
+    "يكون",
+    "عندي",
+    "عندك",
+    "لقد",
+    "قد",
+    "وَالحِسَابُ",
+    "بالفاتورة",
+    "للطلب",
+    "فالمشكلة",
+    "وكذلك",
+    "لبس",
+    "بسيط",
+    "بسبب",
+    "يمكنك",
+    "الأسف",
+    "أحمد",
+    "فاطمة",
+    "محمد",
+    "سارة",
+    "١٢٣",
+    "٢٠٢٤",
+    "ـــ",
+]
+EN_DECOR = ("", "", "", ",", ".", "!", "?")
+AR_DECOR = ("", "", "", "،", ".", "؟", "!")
+
+
+def _phrases(lex: Lexicon, polarity: set[str]) -> list[str]:
+    return [p for r in lex.rules if r.polarity in polarity for p in r.phrases]
+
+
+def _curly(text: str) -> str:
+    return text.replace("'", "\u2019")
+
+
+def _tashkeel(word: str, rng: random.Random) -> str:
+    if rng.random() < 0.3 and len(word) > 2:
+        i = rng.randrange(1, len(word))
+        word = word[:i] + rng.choice(("\u064e", "\u064f", "\u0650", "\u0651", "\u0640")) + word[i:]
+    return word
+
+
+def make_transcripts(n: int, seed: int = 7) -> list[Transcript]:
+    """N deterministic synthetic call transcripts of ~400 words."""
+    rng = random.Random(seed)
+    lex = {lang: get_lexicon(lang) for lang in ("en", "ar")}
+    agent_phr = {lang: _phrases(lex[lang], {"use", "avoid"}) for lang in lex}
+    cust_phr = {lang: _phrases(lex[lang], {"cue"}) for lang in lex}
+    out: list[Transcript] = []
+    for _ in range(n):
+        lang = "ar" if rng.random() < 0.2 else "en"
+        filler = AR_FILLER if lang == "ar" else EN_FILLER
+        decor = AR_DECOR if lang == "ar" else EN_DECOR
+        turns: list[dict[str, Any]] = []
+        words = 0
+        t = 0.0
+        speaker = "agent"
+        while words < 400:
+            parts: list[str] = []
+            target = rng.randint(8, 24)
+            count = 0
+            while count < target:
+                if rng.random() < 0.12:
+                    pool = agent_phr[lang] if speaker == "agent" else cust_phr[lang]
+                    phrase = rng.choice(pool)
+                    if lang == "ar":
+                        phrase = (rng.choice(("", "", "و", "ف")) + phrase) if phrase else phrase
+                        phrase = " ".join(_tashkeel(w, rng) for w in phrase.split())
+                    elif rng.random() < 0.3:
+                        phrase = _curly(phrase.capitalize())
+                    parts.append(phrase + rng.choice(decor))
+                    count += len(phrase.split())
+                else:
+                    w = rng.choice(filler)
+                    if lang == "ar":
+                        w = _tashkeel(w, rng)
+                    parts.append(w + rng.choice(decor))
+                    count += 1
+            text = " ".join(parts)
+            dur = count * 0.4
+            turns.append({"speaker": speaker, "text": text, "start": t, "end": t + dur})
+            t += dur + rng.choice((0.5, 1.0, 2.0, 4.0))
+            words += count
+            speaker = "customer" if speaker == "agent" else "agent"
+        out.append((lang, turns))
+    return out
+
+
+# ----------------------------------------------------------------- baseline
+
+
+class Baseline:
+    """normalize_text + one Aho-Corasick automaton over all phrases of a language."""
+
+    def __init__(self, lex: Lexicon) -> None:
+        self.automaton = ahocorasick.Automaton()
+        entries: dict[str, list[tuple[str, bool, int]]] = {}
+        for r in lex.rules:
+            for p in r.phrases:
+                key = " ".join(normalize_phrase(p).lower().split())
+                entries.setdefault(key, []).append((r.id, r.polarity == "cue", len(key)))
+        for key, value in entries.items():
+            self.automaton.add_word(key, value)
+        self.automaton.make_automaton()
+
+    def flag(self, turns: Sequence[dict[str, Any]]) -> list[tuple[str, int, int, int]]:
+        out: list[tuple[str, int, int, int]] = []
+        for ti, turn in enumerate(turns):
+            speaker = turn["speaker"]
+            if speaker == "system":
+                continue
+            customer = speaker == "customer"
+            nt = normalize_text(turn["text"])
+            s = nt.text.lower()
+            n = len(s)
+            for end, hits in self.automaton.iter(s):
+                for rule, cue, length in hits:
+                    if cue != customer:
+                        continue
+                    start = end - length + 1
+                    if start > 0 and s[start - 1].isalnum():
+                        continue
+                    if end + 1 < n and s[end + 1].isalnum():
+                        continue
+                    os, oe = nt.span(start, end + 1)
+                    out.append((rule, ti, os, oe))
+        return out
+
+
+# ------------------------------------------------------------------ workers
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker() -> None:
+    for lang in ("en", "ar"):
+        _WORKER[lang] = get_analyzer(lang)
+
+
+def _work(chunk: list[Transcript]) -> list[list[tuple[str, int, int, int]]]:
+    out = []
+    for lang, turns in chunk:
+        analysis = _WORKER[lang].analyze(turns, "call", lang)
+        out.append([(f.rule, f.turn, f.start, f.end) for f in analysis.flags])
+    return out
+
+
+def _ready(_: int) -> bool:
+    return bool(_WORKER)
+
+
+def run_analyser(data: list[Transcript]) -> tuple[float, int]:
+    analyzers = {lang: get_analyzer(lang) for lang in ("en", "ar")}
+    flags = 0
+    t0 = time.perf_counter()
+    for lang, turns in data:
+        flags += len(analyzers[lang].analyze(turns, "call", lang).flags)
+    return time.perf_counter() - t0, flags
+
+
+def run_baseline(data: list[Transcript]) -> tuple[float, int]:
+    base = {lang: Baseline(get_lexicon(lang)) for lang in ("en", "ar")}
+    flags = 0
+    t0 = time.perf_counter()
+    for lang, turns in data:
+        flags += len(base[lang].flag(turns))
+    return time.perf_counter() - t0, flags
+
+
+def run_pool(data: list[Transcript], processes: int, chunk: int = 64) -> tuple[float, int]:
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    chunks = [data[i : i + chunk] for i in range(0, len(data), chunk)]
+    with ctx.Pool(processes, initializer=_init_worker) as pool:
+        pool.map(_ready, range(processes * 4))  # workers built their analyzers
+        t0 = time.perf_counter()
+        flags = sum(len(f) for res in pool.imap(_work, chunks) for f in res)
+        elapsed = time.perf_counter() - t0
+    return elapsed, flags
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=10_000, help="number of transcripts")
+    ap.add_argument("--processes", type=int, default=1, help="also run a worker pool")
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args(argv)
+
+    t0 = time.perf_counter()
+    for lang in ("en", "ar"):
+        get_analyzer(lang)
+    print(f"build analyzers: {time.perf_counter() - t0:.2f}s")
+    data = make_transcripts(args.n, args.seed)
+    words = sum(len(t["text"].split()) for _, turns in data for t in turns)
+    ar = sum(1 for lang, _ in data if lang == "ar")
+    print(f"transcripts: {len(data)} ({ar} Arabic), {words / len(data):.0f} words each on average")
+
+    # warm both (tokenizer cache, lexemes) on the same texts before timing
+    run_analyser(data[: min(len(data), 500)])
+    run_baseline(data[: min(len(data), 500)])
+
+    a_time, a_flags = run_analyser(data)
+    b_time, b_flags = run_baseline(data)
+    a_rate = len(data) / a_time
+    b_rate = len(data) / b_time
+    print(f"analyser: {a_rate:.1f} transcripts/s ({a_flags} flags)")
+    print(f"baseline: {b_rate:.1f} transcripts/s ({b_flags} flags)")
+    print(f"ratio: {a_rate / b_rate:.2f} (goal >= 0.5)")
+    if args.processes > 1:
+        p_time, p_flags = run_pool(data, args.processes)
+        p_rate = len(data) / p_time
+        print(f"analyser x{args.processes} processes: {p_rate:.1f} transcripts/s ({p_flags} flags)")
+        print(f"pool ratio: {p_rate / b_rate:.2f} of one-process baseline (goal >= 0.9)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

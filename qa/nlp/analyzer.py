@@ -1,0 +1,622 @@
+"""Conversation-aware phrase flagging with spaCy blank pipelines.
+
+How a transcript is analysed (one spaCy call per transcript, not per turn):
+
+1. The agent and customer turns are joined with a blank-line separator,
+   tokenised ONCE by the language's blank spaCy tokenizer (cache raised from
+   10,000 to a million chunks) and matched ONCE. The separator becomes a
+   whitespace token that no pattern contains, so nothing matches across turns and
+   negation windows stop there. System turns are skipped.
+2. Normalisation happens at the word level, through spaCy's lexeme ``NORM``
+   getter: the same translation table as :func:`~qa.nlp.normalize.normalize_text`
+   (tashkeel, tatweel, alef/hamza/ya/taa-marbuta forms, digits, apostrophes),
+   then lower case, chat spellings and Arabic clitic/suffix keys. spaCy computes a
+   lexeme's attributes once per distinct word, so this work is cached, and
+   because tokens are substrings of the original text the offset map is exact by
+   construction: a flag's ``start``/``end`` are the first and last matched
+   token's offsets in the turn as written. (The only string-level edit is a
+   length-preserving replacement of no-break/zero-width spaces by spaces, so that
+   they separate words.)
+3. ONE ``PhraseMatcher(attr="NORM")`` holds every phrase of every rule; token
+   patterns (self-introduction with a name) go to a ``Matcher`` that only looks at
+   the few tokens after a literal anchor found by the PhraseMatcher (the Matcher
+   is ~200x slower per token). Phrase variants (contractions, ambiguous clitic
+   forms, inflected forms) are expanded when the lexicon is compiled.
+4. Matches are kept only where they make sense: use/avoid rules on agent turns,
+   ``cue`` rules on customer turns; a match strictly inside a longer match is
+   dropped unless both are ``use`` behaviours ("thank you" inside "thank you for
+   holding" is still gratitude, but "يمكن" inside "لا يمكن" is not uncertainty);
+   overlapping matches of one behaviour count once (the longest); matches inside
+   double quotes or guillemets are reported speech and are dropped; ``negatable``
+   rules are dropped when a negation cue precedes them within the window without
+   intervening punctuation ("I'm not sorry", "لست آسفا").
+5. Spans cover whole tokens: an attached clitic or suffix is inside the span
+   ("وآسفين" is reported whole, as are diacritics and tatweel), surrounding
+   punctuation and invisible direction marks are not.
+
+One :class:`Analyzer` per (language, lexicon version) is built and cached by
+:func:`get_analyzer`; building compiles the lexicon (under a second), analysing is
+cheap.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import threading
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import spacy
+from spacy.attrs import IDX, NORM
+from spacy.matcher import Matcher, PhraseMatcher
+from spacy.tokens import Doc
+from spacy.util import compile_infix_regex, compile_suffix_regex
+
+from qa.nlp.lexicon import Lexicon, LexiconError, Rule, load_lexicon, source_signature
+from qa.nlp.normalize import (
+    ENGLISH_ALTERNATIVES,
+    FORMAT_CHARS,
+    INFLECTED,
+    ArabicKeyer,
+    english_key,
+    normalize_phrase,
+)
+from qa.nlp.taxonomy import (
+    CUSTOMER_FRUSTRATION,
+    MISSING_CLOSING,
+    MISSING_EMPATHY_AFTER_FRUSTRATION,
+    MISSING_GREETING,
+    MISSING_SELF_INTRODUCTION,
+)
+from qa.nlp.types import (
+    Analysis,
+    EvidenceSpan,
+    Finding,
+    Flag,
+    Turn,
+    check_channel,
+    coerce_turns,
+)
+
+#: spaCy's default caches 10,000 chunks, which halves throughput on varied text.
+TOKENIZER_CACHE_SIZE = 1_000_000
+#: Turns are joined with this; it becomes a whitespace token no pattern contains.
+SEPARATOR = "\n\n"
+#: Only the last words of a phrase get inflected alternatives (keeps variants small).
+INFLECT_LAST_WORDS = 3
+MAX_VARIANTS_PER_PHRASE = 512
+#: Opening/closing turns inspected for greeting, introduction and closing findings.
+OPENING_TURNS = 2
+CLOSING_TURNS = 2
+#: Agent turns after a frustrated customer turn that must show empathy or apology.
+EMPATHY_TURNS = 2
+
+_QUOTED_RE = re.compile(r'["“”„‟«»][^"“”„‟«»\n]{1,400}["“”„‟«»]')
+#: Word-separating spaces spaCy would otherwise keep inside a token or as a token.
+_SPACE_LIKE_RE = re.compile("[\u00a0\u2007\u202f\u200b]")
+_SPACE_TABLE = {0x00A0: 0x20, 0x2007: 0x20, 0x202F: 0x20, 0x200B: 0x20}
+#: Arabic punctuation is split off words, also when glued to the next word.
+_EXTRA_INFIXES = [r"[؟،؛]", r"(?<=[\u0620-\u064a])[.!?,:;](?=[\u0620-\u064a])"]
+#: ... and after a diacritic, tatweel or direction mark ("وسهلاً." -> "وسهلاً" ".").
+_EXTRA_SUFFIXES = [r"(?<=[\u0600-\u06ff\u200c-\u200f\u061c\u202a-\u202e\u2066-\u2069])[.,:;!?؟،؛]"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    rule: Rule
+    use: bool
+    cue: bool
+
+
+def _blank(lang: str) -> spacy.language.Language:
+    nlp = spacy.blank(lang)
+    tok = nlp.tokenizer
+    tok.max_cache_size = TOKENIZER_CACHE_SIZE
+    tok.infix_finditer = compile_infix_regex(
+        list(nlp.Defaults.infixes or []) + _EXTRA_INFIXES
+    ).finditer
+    tok.suffix_search = compile_suffix_regex(
+        list(nlp.Defaults.suffixes or []) + _EXTRA_SUFFIXES
+    ).search
+    if lang == "ar":
+        # spaCy's Arabic exceptions expand classical abbreviations ("أنا" -> "أنبأنا",
+        # "نا" -> "أخبرنا"): wrong for modern speech, so keep the splits, drop the norms.
+        tok.rules = {
+            orth: [{k: v for k, v in sub.items() if k != NORM} for sub in subs]
+            for orth, subs in (tok.rules or {}).items()
+        }
+    return nlp
+
+
+class Analyzer:
+    """Flags lexicon behaviours in transcripts of one language."""
+
+    def __init__(self, lexicon: Lexicon) -> None:
+        self.lexicon = lexicon
+        self.lang = lexicon.lang
+        self.version = lexicon.version
+        self.nlp = _blank(self.lang)
+        vocab = self.nlp.vocab
+        self._rules: dict[int, _Compiled] = {}
+
+        # 1. The lexicon vocabulary (normalised, lower-cased token texts).
+        phrase_docs: dict[tuple[str, int], list[Any]] = {}
+        words: set[str] = set()
+        for rule in lexicon.rules:
+            for i, phrase in enumerate(rule.phrases):
+                toks = [t for t in self.nlp.make_doc(normalize_phrase(phrase)) if not t.is_space]
+                if not toks:
+                    self._fail(rule, "lexicon.bad_phrase", f"phrase {i} has no words")
+                if any(t.is_punct for t in toks):
+                    self._fail(
+                        rule,
+                        "lexicon.bad_phrase",
+                        f"phrase {i} ({phrase!r}) contains punctuation; "
+                        "list the parts as separate phrases",
+                    )
+                phrase_docs[(rule.id, i)] = toks
+                words.update(t.text.lower() for t in toks)
+            for pattern in rule.patterns:
+                for tok in pattern:
+                    words.update(_pattern_literals(tok.get("NORM")))
+        cues = [normalize_phrase(c).lower() for c in lexicon.negation.cues]
+        words.update(cues)
+
+        # 2. Key every word through the lexeme NORM getter (computed once per word).
+        keyer: ArabicKeyer | None = ArabicKeyer(words) if self.lang == "ar" else None
+        base_key = keyer if keyer is not None else english_key
+
+        def key(orth: str) -> str:
+            return base_key(normalize_phrase(orth))
+
+        self._key = key
+        vocab.lex_attr_getters[NORM] = key
+        for lex in list(vocab):
+            lex.norm_ = key(lex.orth_)
+
+        # 3. Alternatives: spellings that key differently but must meet.
+        reverse: dict[str, set[str]] = defaultdict(set)
+        if keyer is not None:
+            for w in words:
+                u = keyer.unconditional(w)
+                if u is not None and u != w:
+                    reverse[u].add(w)
+
+        def alternatives(k: str, inflect: bool) -> list[str]:
+            if keyer is None:
+                return [k, *ENGLISH_ALTERNATIVES.get(k, ())]
+            alts = [k, *sorted(reverse.get(k, ()))]
+            if inflect:
+                alts.append(k + INFLECTED)
+                alts.extend(sorted(reverse.get(k + INFLECTED, ())))
+            return list(dict.fromkeys(alts))
+
+        # 4. One PhraseMatcher for all phrases; anchored Matcher for token patterns.
+        self.phrase_matcher = PhraseMatcher(vocab, attr="NORM")
+        self.matcher: Matcher | None = None  # patterns without a literal first token
+        self.anchored_matcher: Matcher | None = None
+        self._anchors: dict[int, int] = {}  # anchor match id -> pattern length
+        for rule in lexicon.rules:
+            self._rules[vocab.strings.add(rule.id)] = _Compiled(
+                rule, rule.polarity == "use", rule.polarity == "cue"
+            )
+            docs: list[Doc] = []
+            for i in range(len(rule.phrases)):
+                # token norms read the (now re-keyed) lexemes; exception norms
+                # such as "'m" -> "am" are kept from tokenisation
+                keys = [t.norm_ for t in phrase_docs[(rule.id, i)]]
+                n = len(keys)
+                inflect = keyer is not None and rule.inflect
+                options = [
+                    alternatives(k, inflect and j >= n - INFLECT_LAST_WORDS)
+                    for j, k in enumerate(keys)
+                ]
+                count = 1
+                for o in options:
+                    count *= len(o)
+                if count > MAX_VARIANTS_PER_PHRASE:
+                    options = [o[:1] if j < n - 1 else o for j, o in enumerate(options)]
+                for variant in itertools.product(*options):
+                    d = Doc(vocab, words=list(variant))
+                    for t, want in zip(d, variant, strict=True):
+                        if t.norm_ != want:
+                            t.norm_ = want
+                    docs.append(d)
+            if docs:
+                self.phrase_matcher.add(rule.id, docs)
+            for k, pattern in enumerate(rule.patterns):
+                keyed = [_key_pattern_token(t, key) for t in pattern]
+                anchor = _anchor(keyed)
+                try:
+                    if anchor:
+                        if self.anchored_matcher is None:
+                            self.anchored_matcher = Matcher(vocab, validate=True)
+                        self.anchored_matcher.add(rule.id, [keyed])
+                        anchor_key = f"\x00anchor:{rule.id}:{k}"
+                        self.phrase_matcher.add(
+                            anchor_key, [Doc(vocab, words=list(w)) for w in anchor]
+                        )
+                        self._anchors[vocab.strings.add(anchor_key)] = len(keyed)
+                    else:
+                        if self.matcher is None:
+                            self.matcher = Matcher(vocab, validate=True)
+                        self.matcher.add(rule.id, [keyed])
+                except (ValueError, KeyError, TypeError) as exc:
+                    self._fail(rule, "lexicon.bad_pattern", f"invalid token pattern {k}: {exc}")
+
+        self._cue_norms = frozenset(vocab.strings.add(key(c)) for c in cues)
+        self._window = lexicon.negation.window
+        self._hold_rules = frozenset(r.id for r in lexicon.rules if r.hold_announcement)
+        self._lock = threading.Lock()
+
+    def _fail(self, rule: Rule, code: str, message: str) -> None:
+        file, line = self.lexicon.origins.get(rule.id, (None, None))
+        raise LexiconError(code, message, file=file, line=line, rule_id=rule.id)
+
+    # ------------------------------------------------------------------ analysis
+
+    def analyze(self, turns: Iterable[Any], channel: str, lang: str | None = None) -> Analysis:
+        """Flags, findings and hold announcements for one interaction.
+
+        ``turns`` are :class:`Turn`, mappings or objects with ``speaker`` (agent,
+        customer, system), ``text`` and optional ``start``/``end`` seconds.
+        """
+        if lang is not None and lang != self.lang:
+            raise ValueError(f"this analyzer is for {self.lang!r}, not {lang!r}")
+        check_channel(channel)
+        turn_list = coerce_turns(turns)
+        flags = self._flags(turn_list)
+        findings = _findings(turn_list, flags)
+        hold_rules = self._hold_rules
+        holds = tuple(sorted({f.turn for f in flags if f.rule in hold_rules}))
+        return Analysis(self.lang, channel, self.version, tuple(flags), tuple(findings), holds)
+
+    def flag_text(self, text: str, speaker: str = "agent") -> list[Flag]:
+        """Flags for a single piece of text spoken by ``speaker``."""
+        return self._flags(coerce_turns([{"speaker": speaker, "text": text}]))
+
+    def _flags(self, turns: Sequence[Turn]) -> list[Flag]:
+        texts: list[str] = []
+        turn_of: list[int] = []
+        bases: list[int] = []
+        pos = 0
+        sep = len(SEPARATOR)
+        for i, t in enumerate(turns):
+            text = t.text
+            if t.speaker == "system" or not text:
+                continue
+            if not text.isascii() and _SPACE_LIKE_RE.search(text):
+                text = text.translate(_SPACE_TABLE)  # same length: offsets unchanged
+            texts.append(text)
+            turn_of.append(i)
+            bases.append(pos)
+            pos += len(text) + sep
+        if not texts:
+            return []
+        joined = SEPARATOR.join(texts)
+        with self._lock:
+            doc = self.nlp.make_doc(joined)
+            matches = self.phrase_matcher(doc)
+            if self._anchors:
+                matches = self._with_patterns(doc, matches)
+            if self.matcher is not None:
+                matches = list(matches) + list(self.matcher(doc))
+        if not matches:
+            return []
+
+        idx = doc.to_array(IDX).tolist()
+        idx.append(len(joined))  # sentinel: one past the last token
+        rules = self._rules
+        anchors = self._anchors
+        cands: list[_Cand] = []
+        seen: set[tuple[int, int, int]] = set()
+        for m in matches:
+            if m in seen:
+                continue
+            seen.add(m)
+            match_id, s, e = m
+            if match_id in anchors:
+                continue
+            comp = rules[match_id]
+            k = bisect_right(bases, idx[s]) - 1
+            if comp.cue != (turns[turn_of[k]].speaker == "customer"):
+                continue
+            cands.append((s, e, k, comp))
+        if not cands:
+            return []
+        cands.sort(key=_cand_order)
+        cands = _resolve_overlaps(cands)
+
+        flags: list[Flag] = []
+        quoted: dict[int, list[tuple[int, int]]] = {}
+        for s, e, k, comp in cands:
+            rule = comp.rule
+            if rule.negatable and self._negated(doc, s):
+                continue
+            base = bases[k]
+            text = texts[k]
+            start = idx[s] - base
+            # a token never ends in a space; only a single " " can follow it
+            end = idx[e] - base
+            if joined[idx[e] - 1] == " ":
+                end -= 1
+            if not text.isascii():
+                while start < end and text[start] in FORMAT_CHARS:
+                    start += 1
+                while end > start and text[end - 1] in FORMAT_CHARS:
+                    end -= 1
+                spans = quoted.get(k)
+                if spans is None:
+                    spans = quoted[k] = [(q.start(), q.end()) for q in _QUOTED_RE.finditer(text)]
+            elif '"' in text:
+                spans = quoted.get(k)
+                if spans is None:
+                    spans = quoted[k] = [(q.start(), q.end()) for q in _QUOTED_RE.finditer(text)]
+            else:
+                spans = None
+            if spans and any(qs < start and end < qe for qs, qe in spans):
+                continue
+            t = turn_of[k]
+            flags.append(
+                Flag(
+                    rule.id,
+                    rule.behavior,
+                    rule.polarity,
+                    rule.criterion,
+                    rule.severity,
+                    t,
+                    start,
+                    end,
+                    turns[t].text[start:end],
+                    rule.suggestion,
+                    rule.coaching_tip,
+                )
+            )
+        return flags
+
+    def _with_patterns(self, doc: Doc, matches: list[tuple[int, int, int]]) -> list[Any]:
+        """Run the token-pattern Matcher only on the few tokens after each anchor."""
+        anchors = self._anchors
+        matcher = self.anchored_matcher
+        assert matcher is not None
+        extra: list[tuple[int, int, int]] = []
+        done: set[int] = set()
+        n = len(doc)
+        for match_id, s, _e in matches:
+            length = anchors.get(match_id)
+            if length is not None and s not in done:
+                done.add(s)
+                extra.extend((m, s + a, s + b) for m, a, b in matcher(doc[s : min(n, s + length)]))
+        return list(matches) + extra if extra else matches
+
+    def _negated(self, doc: Doc, start: int) -> bool:
+        cues = self._cue_norms
+        for j in range(start - 1, max(start - self._window, 0) - 1, -1):
+            tok = doc[j]
+            if tok.is_punct or tok.is_space:
+                return False
+            if tok.norm in cues:
+                return True
+        return False
+
+
+_Cand = tuple[int, int, int, _Compiled]
+
+
+def _cand_order(c: _Cand) -> tuple[int, int, str]:
+    return (c[0], c[1], c[3].rule.id)
+
+
+def _resolve_overlaps(cands: list[_Cand]) -> list[_Cand]:
+    """Apply the two overlap rules to candidates sorted by token start.
+
+    * A match covered by strictly longer matches is dropped unless it and all of
+      them are ``use`` rules ("يمكن" inside "لا يمكن" is not uncertainty, but
+      "thank you" inside "thank you for holding" is still gratitude).
+    * Overlapping matches of one behaviour count once: the longest is kept
+      ("so sorry" / "sorry about that" in one sentence is one apology).
+
+    Most transcripts have no overlapping matches at all; that case is O(n).
+    """
+    prev_end = -1
+    for c in cands:
+        if c[0] < prev_end:
+            break
+        prev_end = c[1]
+    else:
+        return cands
+
+    by_length = sorted(cands, key=lambda c: c[0] - c[1])  # longest first, stable
+    covered_any: set[int] = set()
+    covered_nonuse: set[int] = set()
+    taken: dict[str, set[int]] = defaultdict(set)
+    keep: set[int] = set()
+    i = 0
+    n = len(by_length)
+    while i < n:
+        length = by_length[i][1] - by_length[i][0]
+        j = i
+        while j < n and by_length[j][1] - by_length[j][0] == length:
+            j += 1
+        group = by_length[i:j]
+        for c in group:
+            span = range(c[0], c[1])
+            covered = covered_nonuse if c[3].use else covered_any
+            if covered.issuperset(span):
+                continue
+            occupied = taken[c[3].rule.behavior]
+            if occupied.isdisjoint(span):
+                occupied.update(span)
+                keep.add(id(c))
+        for c in group:
+            covered_any.update(range(c[0], c[1]))
+            if not c[3].use:
+                covered_nonuse.update(range(c[0], c[1]))
+        i = j
+    return [c for c in cands if id(c) in keep]
+
+
+def _anchor(pattern: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    """Literal NORM sequences a pattern must start with ([] if it has none).
+
+    Patterns with quantifiers are never anchored, so their span length is fixed.
+    """
+    if any("OP" in tok for tok in pattern):
+        return []
+    options: list[list[str]] = []
+    for tok in pattern:
+        norm = tok.get("NORM")
+        if isinstance(norm, str):
+            options.append([norm])
+        elif isinstance(norm, dict) and set(norm) == {"IN"} and isinstance(norm["IN"], list):
+            options.append([x for x in norm["IN"] if isinstance(x, str)])
+        else:
+            break
+    if not options or any(not o for o in options):
+        return []
+    combos = list(itertools.islice(itertools.product(*options), 64))
+    return combos if len(combos) < 64 else []
+
+
+def _pattern_literals(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [normalize_phrase(value).lower()]
+    if isinstance(value, dict):
+        out: list[str] = []
+        for v in value.values():
+            if isinstance(v, list):
+                out.extend(normalize_phrase(x).lower() for x in v if isinstance(x, str))
+        return out
+    return []
+
+
+def _key_pattern_token(tok: dict[str, Any], key: Any) -> dict[str, Any]:
+    out = dict(tok)
+    v = tok.get("NORM")
+    if isinstance(v, str):
+        out["NORM"] = key(v)
+    elif isinstance(v, dict):
+        out["NORM"] = {
+            op: [key(x) if isinstance(x, str) else x for x in vals]
+            if isinstance(vals, list)
+            else vals
+            for op, vals in v.items()
+        }
+    return out
+
+
+# ------------------------------------------------------------------- findings
+
+
+def _spans(flags: Iterable[Flag]) -> tuple[EvidenceSpan, ...]:
+    return tuple(EvidenceSpan(f.turn, f.start, f.end, f.text, f.rule) for f in flags)
+
+
+def _fmt_turns(indices: Sequence[int]) -> str:
+    return ", ".join(str(i) for i in indices)
+
+
+def _findings(turns: Sequence[Turn], flags: Sequence[Flag]) -> list[Finding]:
+    """Whole-interaction findings. Nothing is said about an agent who never spoke."""
+    agent_turns = [i for i, t in enumerate(turns) if t.speaker == "agent"]
+    if not agent_turns:
+        return []
+    by_turn: dict[int, set[str]] = defaultdict(set)
+    for f in flags:
+        by_turn[f.turn].add(f.behavior)
+
+    def seen(behaviour: str, indices: Iterable[int]) -> bool:
+        return any(behaviour in by_turn.get(i, ()) for i in indices)
+
+    out: list[Finding] = []
+    opening = agent_turns[:OPENING_TURNS]
+    closing = agent_turns[-CLOSING_TURNS:]
+    if not seen("greeting", opening):
+        out.append(
+            Finding(
+                MISSING_GREETING,
+                f"No greeting in the agent's first {len(opening)} turn(s) (turns {_fmt_turns(opening)}).",
+                opening[0],
+            )
+        )
+    if not seen("self_introduction", opening):
+        out.append(
+            Finding(
+                MISSING_SELF_INTRODUCTION,
+                f"The agent did not introduce themselves in their first {len(opening)} turn(s) "
+                f"(turns {_fmt_turns(opening)}).",
+                opening[0],
+            )
+        )
+    if not seen("closing", closing):
+        out.append(
+            Finding(
+                MISSING_CLOSING,
+                f"No closing in the agent's last {len(closing)} turn(s) (turns {_fmt_turns(closing)}).",
+                closing[-1],
+            )
+        )
+    frustrated: dict[int, list[Flag]] = defaultdict(list)
+    for f in flags:
+        if f.behavior == CUSTOMER_FRUSTRATION:
+            frustrated[f.turn].append(f)
+    for turn, cues in sorted(frustrated.items()):
+        following = [a for a in agent_turns if a > turn][:EMPATHY_TURNS]
+        if seen("empathy", following) or seen("apology", following):
+            continue
+        quoted = "; ".join(f"“{c.text}”" for c in cues)
+        if following:
+            why = (
+                f"The customer expressed frustration in turn {turn} ({quoted}) and the next "
+                f"agent turn(s) ({_fmt_turns(following)}) show no empathy or apology."
+            )
+        else:
+            why = (
+                f"The customer expressed frustration in turn {turn} ({quoted}) and no agent "
+                f"turn followed it."
+            )
+        out.append(Finding(MISSING_EMPATHY_AFTER_FRUSTRATION, why, turn, _spans(cues)))
+    return out
+
+
+# ---------------------------------------------------------------------- cache
+
+_LOCK = threading.Lock()
+_LEXICONS: dict[tuple[Any, ...], Lexicon] = {}
+_ANALYZERS: dict[tuple[str, str], Analyzer] = {}
+
+
+def get_lexicon(lang: str, lexicon_dir: Path | str | None = None) -> Lexicon:
+    """Load (or reuse) the effective lexicon; reloads when the files change."""
+    sig = source_signature(lang, lexicon_dir)
+    with _LOCK:
+        lex = _LEXICONS.get(sig)
+    if lex is None:
+        lex = load_lexicon(lang, lexicon_dir)
+        with _LOCK:
+            _LEXICONS[sig] = lex
+    return lex
+
+
+def get_analyzer(lang: str, lexicon_dir: Path | str | None = None) -> Analyzer:
+    """The shared analyzer for ``lang``, keyed by (lang, lexicon version)."""
+    lexicon = get_lexicon(lang, lexicon_dir)
+    key = (lang, lexicon.version)
+    with _LOCK:
+        analyzer = _ANALYZERS.get(key)
+        if analyzer is None:
+            analyzer = Analyzer(lexicon)
+            _ANALYZERS[key] = analyzer
+    return analyzer
+
+
+def analyze(
+    turns: Iterable[Any], channel: str, lang: str, lexicon_dir: Path | str | None = None
+) -> Analysis:
+    """Convenience: analyse with the cached analyzer for ``lang``."""
+    return get_analyzer(lang, lexicon_dir).analyze(turns, channel, lang)

@@ -1,0 +1,53 @@
+"""One-call auto-QA for an interaction (what the storage layer calls)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qa.nlp.analyzer import get_analyzer
+from qa.nlp.suggest import Suggestion, suggest_scores
+from qa.nlp.timing import TimingMetrics, compute_metrics
+from qa.nlp.types import Analysis, coerce_turns
+
+
+@dataclass(frozen=True)
+class AutoQA:
+    analysis: Analysis
+    metrics: TimingMetrics
+    suggestions: dict[str, Suggestion | None]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "analysis": self.analysis.to_dict(),
+            "metrics": self.metrics.to_dict(),
+            "suggestions": {
+                k: (v.to_dict() if v is not None else None) for k, v in self.suggestions.items()
+            },
+        }
+
+
+def auto_qa(
+    turns: Iterable[Any],
+    channel: str,
+    lang: str,
+    rubric: Mapping[str, Any] | Any | None = None,
+    *,
+    lexicon_dir: Path | str | None = None,
+    hold_silence_s: float | None = None,
+) -> AutoQA:
+    """Analyse one interaction end to end: flags + findings, timing, suggestions.
+
+    ``lexicon_dir`` is the app's ``QA_LEXICON_DIR`` setting (passed in, never read
+    here). Without a rubric, ``suggestions`` is empty.
+    """
+    turn_list = coerce_turns(turns)
+    analysis = get_analyzer(lang, lexicon_dir).analyze(turn_list, channel, lang)
+    kwargs: dict[str, Any] = {"hold_announcements": analysis.hold_announcements}
+    if hold_silence_s is not None:
+        kwargs["hold_silence_s"] = hold_silence_s
+    metrics = compute_metrics(turn_list, channel, **kwargs)
+    suggestions = suggest_scores(rubric, analysis, metrics, channel) if rubric is not None else {}
+    return AutoQA(analysis, metrics, suggestions)

@@ -1,0 +1,161 @@
+"""Plain result types of the analyser (frozen dataclasses, JSON-friendly).
+
+Kept free of spaCy objects so results can cross process boundaries (the
+benchmark's worker pool, a job queue) and be persisted by the storage layer with
+``to_dict()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from qa.nlp.taxonomy import CHANNELS, SPEAKERS
+
+
+class TurnError(ValueError):
+    """A turn cannot be analysed; the message names the turn index and field."""
+
+    code = "nlp.invalid_turn"
+
+
+class Turn(NamedTuple):
+    speaker: str
+    text: str
+    start: float | None = None
+    end: float | None = None
+
+
+_NUMBER = (int, float)
+
+
+def _seconds(value: Any, index: int, name: str) -> float | None:
+    if value is None:
+        return None
+    if type(value) not in _NUMBER and (
+        isinstance(value, bool) or not isinstance(value, int | float)
+    ):
+        raise TurnError(f"turn {index}: {name} must be a number of seconds or null, got {value!r}")
+    v = float(value)
+    return None if v != v else v  # NaN -> missing
+
+
+def coerce_turn(raw: Any, index: int) -> Turn:
+    """Accept a :class:`Turn`, a mapping or any object with the same attributes."""
+    if type(raw) is dict:
+        speaker = raw.get("speaker")
+        text = raw.get("text")
+        start = raw.get("start")
+        end = raw.get("end")
+    elif isinstance(raw, Turn):
+        speaker, text, start, end = raw
+    elif isinstance(raw, Mapping):
+        speaker, text = raw.get("speaker"), raw.get("text")
+        start, end = raw.get("start"), raw.get("end")
+    else:
+        speaker = getattr(raw, "speaker", None)
+        text = getattr(raw, "text", None)
+        start = getattr(raw, "start", None)
+        end = getattr(raw, "end", None)
+    speaker = getattr(speaker, "value", speaker)  # enums such as qa.models.Speaker
+    if speaker not in SPEAKERS:
+        raise TurnError(
+            f"turn {index}: speaker must be one of {', '.join(SPEAKERS)}; got {speaker!r}"
+        )
+    if type(text) is not str:
+        if not isinstance(text, str):
+            raise TurnError(f"turn {index}: text must be a string, got {type(text).__name__}")
+        text = str(text)
+    return Turn(speaker, text, _seconds(start, index, "start"), _seconds(end, index, "end"))
+
+
+def coerce_turns(turns: Iterable[Any]) -> list[Turn]:
+    return [coerce_turn(t, i) for i, t in enumerate(turns)]
+
+
+def check_channel(channel: str) -> str:
+    if channel not in CHANNELS:
+        raise ValueError(f"channel must be one of {', '.join(CHANNELS)}; got {channel!r}")
+    return channel
+
+
+class Flag(NamedTuple):
+    """A lexicon rule matched in one turn. ``start``/``end`` index the turn's original text.
+
+    A NamedTuple (immutable, cheap to build: transcripts produce many flags).
+    """
+
+    rule: str
+    behavior: str
+    polarity: str
+    criterion: str | None
+    severity: str
+    turn: int
+    start: int
+    end: int
+    text: str
+    suggestion: str | None = None
+    coaching_tip: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return self._asdict()
+
+
+class EvidenceSpan(NamedTuple):
+    turn: int
+    start: int
+    end: int
+    text: str
+    rule: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return self._asdict()
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A whole-interaction observation; ``why`` is the explanation shown to reviewers."""
+
+    id: str
+    why: str
+    turn: int | None
+    evidence: tuple[EvidenceSpan, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "why": self.why,
+            "turn": self.turn,
+            "evidence": [e.to_dict() for e in self.evidence],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    lang: str
+    channel: str
+    lexicon_version: str
+    flags: tuple[Flag, ...]
+    findings: tuple[Finding, ...]
+    #: indices of agent turns that announced a hold (input for timing metrics)
+    hold_announcements: tuple[int, ...] = ()
+
+    def behaviours(self) -> set[str]:
+        return {f.behavior for f in self.flags}
+
+    def flags_for(self, behavior: str) -> list[Flag]:
+        return [f for f in self.flags if f.behavior == behavior]
+
+    def finding_ids(self) -> set[str]:
+        return {f.id for f in self.findings}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "lang": self.lang,
+            "channel": self.channel,
+            "lexicon_version": self.lexicon_version,
+            "flags": [f.to_dict() for f in self.flags],
+            "findings": [f.to_dict() for f in self.findings],
+            "hold_announcements": list(self.hold_announcements),
+        }

@@ -1,0 +1,168 @@
+"""English phrase flags: one table row per behaviour and spelling variant."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.nlp.analyzer import Analyzer
+from tests.nlp.conftest import flag_text, spans
+
+# (text, behaviour, the span the agent wrote)
+AGENT_POSITIVE = [
+    ("Hello, thanks for calling Acme", "greeting", "Hello"),
+    ("Good morning! How can I help?", "greeting", "Good morning"),
+    ("hi there, welcome", "greeting", "hi there"),
+    ("Dear customer, your order shipped", "greeting", "Dear customer"),
+    ("My name is Sarah", "self_introduction", "My name is"),
+    ("This is Omar from billing", "self_introduction", "This is Omar from"),
+    ("I'm Priya with Acme support", "self_introduction", "I'm Priya with"),
+    ("im priya from acme", "self_introduction", "im priya from"),
+    ("I’m Priya from Acme", "self_introduction", "I’m Priya from"),
+    ("You're speaking with John", "self_introduction", "You're speaking with"),
+    ("Could you please confirm your email?", "courtesy", "Could you please"),
+    ("pls confirm the address", "courtesy", "pls"),
+    ("You're welcome!", "courtesy", "You're welcome"),
+    ("I completely understand.", "empathy", "I completely understand"),
+    ("That must be frustrating.", "empathy", "That must be frustrating"),
+    ("I hear you, truly", "empathy", "I hear you"),
+    ("You’re right about that", "empathy", "You’re right"),
+    ("I’m sorry for the inconvenience", "apology", "sorry for the inconvenience"),
+    ("My apologies for the delay", "apology", "My apologies"),
+    ("I apologise for that", "apology", "I apologise"),
+    ("I APOLOGIZE", "apology", "I APOLOGIZE"),
+    ("im sorry", "apology", "im sorry"),
+    ("I am sorry", "apology", "I am sorry"),
+    ("sry about that", "apology", "sry about that"),
+    ("Thank you so much!", "gratitude", "Thank you so much"),
+    ("thx", "gratitude", "thx"),
+    ("ok ty!", "gratitude", "ty"),
+    ("Let me check that for you", "ownership", "Let me check that"),
+    ("I'll make sure it's fixed", "ownership", "I'll make sure"),
+    ("I will personally look at it", "ownership", "I will personally"),
+    ("ill look into it", "ownership", None),  # "ill" is a word: not a chat form of I'll
+    ("Of course!", "positive_language", "Of course"),
+    ("I'd be happy to help", "positive_language", "I'd be happy to"),
+    ("Id be happy to", "positive_language", "Id be happy to"),
+    ("I would be happy to", "positive_language", "I would be happy to"),
+    ("Absolutely.", "positive_language", "Absolutely"),
+    ("May I place you on hold?", "hold_etiquette", "May I place you on hold"),
+    ("Thank you for holding.", "hold_etiquette", "Thank you for holding"),
+    ("one moment please", "hold_etiquette", "one moment please"),
+    (
+        "Is there anything else I can help you with?",
+        "closing",
+        "Is there anything else I can help you with",
+    ),
+    ("Have a great day!", "closing", "Have a great day"),
+    ("That's not my problem.", "dismissive", "That's not my problem"),
+    ("thats not my problem", "dismissive", "thats not my problem"),
+    ("Calm down, sir", "dismissive", "Calm down"),
+    ("It's your fault", "blame", "It's your fault"),
+    ("You should have read the terms", "blame", "You should have"),
+    ("You're wrong", "argue", "You're wrong"),
+    ("that is not true", "argue", "that is not true"),
+    ("That’s not true", "argue", "That’s not true"),
+    ("I can do it, but it takes time", "negative_language", "but"),
+    ("BUT that is the rule", "negative_language", "BUT"),
+    ("Unfortunately, no.", "negative_language", "Unfortunately"),
+    ("I can't do that", "negative_language", "I can't do that"),
+    ("I cannot do that", "negative_language", "I cannot do that"),
+    ("i can not do that", "negative_language", "i can not do that"),
+    ("I cant do that", "negative_language", "I cant do that"),
+    ("I don't know", "uncertainty", "I don't know"),
+    ("i dont know", "uncertainty", "i dont know"),
+    ("I do not know", "uncertainty", "I do not know"),
+    ("idk", "uncertainty", "idk"),
+    ("Shut up", "rude", "Shut up"),
+    ("I don’t care", "rude", "I don’t care"),
+    ("I can’t help you", "dismissive", "I can’t help you"),
+    ("I cannot help you", "dismissive", "I cannot help you"),
+]
+
+CUSTOMER_POSITIVE = [
+    ("This is unacceptable!", "customer_frustration", "This is unacceptable"),
+    ("I'm fed up with this", "customer_frustration", "fed up"),
+    ("for the third time!!", "customer_frustration", "for the third time"),
+    ("I want to speak to a manager", "customer_escalation_request", "speak to a manager"),
+    ("Let me talk to your supervisor", "customer_escalation_request", "talk to your supervisor"),
+    ("I will cancel my account", "customer_churn_threat", "cancel my account"),
+]
+
+# (text, behaviour, speaker): must NOT be flagged
+NEGATIVE = [
+    ("Press the button to continue", "negative_language", "agent"),  # but / button
+    ("The butler did it", "negative_language", "agent"),  # but / butler
+    ("hiking boots are in stock", "greeting", "agent"),  # hi / hiking
+    ("Happy thanksgiving", "gratitude", "agent"),  # thanks / thanksgiving
+    ("maybelline is a brand", "uncertainty", "agent"),  # maybe / maybelline
+    ("a sorrowful story", "apology", "agent"),
+    ("I'm not sorry", "apology", "agent"),  # negated
+    ("I am not sorry at all", "apology", "agent"),
+    ("There's nothing to be sorry about", "apology", "agent"),
+    ("I never apologize", "apology", "agent"),
+    ("I don't understand", "empathy", "agent"),
+    ("I'm not happy to help", "positive_language", "agent"),
+    ("This is not acceptable", "self_introduction", "agent"),
+    ("I'm calling from the bank", "self_introduction", "agent"),
+    ("Hi, my name is Ann", "greeting", "customer"),  # agent behaviours never on customers
+    ("I'm so sorry to bother you", "apology", "customer"),
+    ("You're wrong!", "argue", "customer"),
+    ("This is unacceptable", "customer_frustration", "agent"),  # cues only on customers
+    ("I'm not frustrated at all", "customer_frustration", "customer"),
+    ('The note says "you are wrong" but ignore it', "argue", "agent"),  # quoted speech
+    ("You said “calm down” earlier", "dismissive", "agent"),
+    ("Hello", "greeting", "system"),
+]
+
+
+@pytest.mark.parametrize(("text", "behavior", "expected"), AGENT_POSITIVE)
+def test_agent_behaviour(en: Analyzer, text: str, behavior: str, expected: str | None) -> None:
+    found = spans(en, text, behavior)
+    if expected is None:
+        assert found == []
+    else:
+        assert expected in found, (text, flag_text(en, text))
+
+
+@pytest.mark.parametrize(("text", "behavior", "expected"), CUSTOMER_POSITIVE)
+def test_customer_cue(en: Analyzer, text: str, behavior: str, expected: str) -> None:
+    assert expected in spans(en, text, behavior, "customer")
+
+
+@pytest.mark.parametrize(("text", "behavior", "speaker"), NEGATIVE)
+def test_not_flagged(en: Analyzer, text: str, behavior: str, speaker: str) -> None:
+    assert spans(en, text, behavior, speaker) == []
+
+
+def test_flag_fields(en: Analyzer) -> None:
+    (f,) = [f for f in flag_text(en, "Well, that's not my problem.") if f.behavior == "dismissive"]
+    assert f.rule == "en.dismissive.not_my_problem"
+    assert f.polarity == "avoid"
+    assert f.severity == "high"
+    assert f.criterion == "professionalism"
+    assert f.suggestion and f.coaching_tip
+    assert (f.start, f.end) == (6, 27)
+
+
+def test_overlapping_same_behaviour_counts_once(en: Analyzer) -> None:
+    flags = [f for f in flag_text(en, "I'm so sorry about that") if f.behavior == "apology"]
+    assert len(flags) == 1
+
+
+def test_contained_use_phrases_both_count(en: Analyzer) -> None:
+    behaviours = {f.behavior for f in flag_text(en, "Thank you for holding")}
+    assert {"gratitude", "hold_etiquette"} <= behaviours
+
+
+def test_quoted_only_when_inside_quotes(en: Analyzer) -> None:
+    text = 'You are wrong. He wrote "you are wrong" too'
+    flags = [f for f in flag_text(en, text) if f.behavior == "argue"]
+    assert [(f.start, f.end) for f in flags] == [(0, 13)]
+
+
+def test_mixed_script_offsets(en: Analyzer) -> None:
+    text = "مرحبا أحمد — I'm sorry, we can't ship to الرياض today"
+    flags = flag_text(en, text)
+    got = {(f.behavior, f.text) for f in flags}
+    assert ("apology", "I'm sorry") in got
+    assert ("negative_language", "we can't") in got
