@@ -446,10 +446,16 @@ def demo(ctx: Context, reset: bool, seed: int, no_serve: bool, port: int) -> Non
         else:
             accounts = build_demo(session, seed=seed)
     if accounts:
+        from qa.services.analysis import analyze_interactions
+
+        with db.session_scope(engine) as session:
+            analysed = analyze_interactions(session, lexicon_dir=ctx.settings.lexicon_dir)
+        accounts.stats["analysed"] = analysed.analysed
         stats = accounts.stats
         click.echo(
             f"demo database {safe_url(ctx.url)}: {stats['teams']} teams, {stats['agents']} agents, "
-            f"{stats['interactions']} interactions, {stats['reviews']} reviews"
+            f"{stats['interactions']} interactions ({stats['analysed']} analysed by auto-QA), "
+            f"{stats['reviews']} reviews"
         )
         click.echo(f"accounts (password for all: {DEMO_PASSWORD}):")
         for username, role, locale in accounts.logins:
@@ -491,6 +497,15 @@ def _serve(ctx: Context, *, port: int, host: str = "127.0.0.1") -> None:
         raise SystemExit(subprocess.call(cmd, env=env))
     except KeyboardInterrupt:
         raise SystemExit(0) from None
+
+
+def _register_plugins() -> None:
+    from qa.nlp.flagcli import flag
+
+    cli.add_command(flag, "flag")
+
+
+_register_plugins()
 
 
 def main() -> None:

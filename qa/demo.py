@@ -414,7 +414,10 @@ def build_demo(
         agents[ext].locale = lang
         agents[ext].email = f"{ext.lower()}@demo.jawda.local"
 
-    # Accounts: one per role, and one per agent (Arabic agents get locale ar).
+    # Accounts: one per role, and one per agent (Arabic agents get locale ar). They all
+    # share the demo password, so it is hashed once (argon2 is deliberately slow).
+    shared_hash = user_service.hash_password(DEMO_PASSWORD)
+
     def add(
         username: str, role: str, locale: str, display: str, agent: Agent | None = None
     ) -> User:
@@ -422,7 +425,7 @@ def build_demo(
             session,
             username,
             role=role,
-            password=DEMO_PASSWORD,
+            password_hash=shared_hash,
             display_name=display,
             locale=locale,
             agent=agent,

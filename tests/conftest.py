@@ -46,6 +46,16 @@ def _backends() -> list[str]:
 BACKENDS = _backends()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing() -> None:
+    """argon2 at production cost takes ~0.1-0.3 s per hash; tests need many accounts."""
+    from argon2 import PasswordHasher
+
+    from qa.services import users
+
+    users.set_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
 def _pg_url_with_schema(schema: str) -> str:
     url = make_url(POSTGRES_URL)
     if url.drivername == "postgresql":

@@ -24,6 +24,13 @@ MIN_PASSWORD_LENGTH = 8
 _hasher = PasswordHasher()
 
 
+def set_hasher(hasher: PasswordHasher) -> None:
+    """Swap the hashing parameters (tests use cheap ones; production keeps the defaults)."""
+    global _hasher, _DUMMY
+    _hasher = hasher
+    _DUMMY = _hasher.hash("not-a-real-password")
+
+
 def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
@@ -36,6 +43,7 @@ def create_user(
     *,
     role: str,
     password: str | None = None,
+    password_hash: str | None = None,
     display_name: str | None = None,
     email: str | None = None,
     locale: str = "en",
@@ -57,7 +65,7 @@ def create_user(
         email=email,
         role=role,
         locale=locale,
-        password_hash=hash_password(password) if password else None,
+        password_hash=hash_password(password) if password else password_hash,
         agent_id=agent.id if agent is not None else None,
         team_id=agent.team_id if agent is not None else None,
         failed_logins=0,
