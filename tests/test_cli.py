@@ -138,3 +138,12 @@ def test_demo_seeds_a_believable_centre(run, fresh_url: str) -> None:  # type: i
     engine.dispose()
     assert "already present" in run("demo", "--no-serve").output
     assert run("demo", "--no-serve", "--reset", "--seed", "3").exit_code == 0
+
+
+def test_readme_lists_every_command() -> None:
+    import re
+
+    readme = Path("README.md").read_text(encoding="utf-8")
+    table = readme.split("## Command line", 1)[1].split("\n\n", 2)[1]
+    documented = set(re.findall(r"^\| `qa ([a-z-]+)", table, flags=re.M))
+    assert documented == set(cli.commands)
