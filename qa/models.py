@@ -688,9 +688,7 @@ class CalibrationItem(Base):
     session_id: Mapped[int] = mapped_column(
         ForeignKey("calibration_sessions.id", ondelete="CASCADE")
     )
-    interaction_id: Mapped[int] = mapped_column(
-        ForeignKey("interactions.id", ondelete="RESTRICT")
-    )
+    interaction_id: Mapped[int] = mapped_column(ForeignKey("interactions.id", ondelete="RESTRICT"))
     position: Mapped[int] = mapped_column(Integer)
 
     calibration: Mapped[CalibrationSession] = relationship(back_populates="items")

@@ -276,7 +276,9 @@ def test_report_numbers_by_hand_and_against_stats(
     p = stats.criterion("p")
     assert p.level == "interval"
     assert p.reviewer(r1).alignment == pytest.approx(100.0)
-    assert p.reviewer(r2).deviations == pytest.approx(dict(zip(labels, [-10.0, -10.0, 0.0])))
+    assert p.reviewer(r2).deviations == pytest.approx(
+        dict(zip(labels, [-10.0, -10.0, 0.0], strict=True))
+    )
     assert p.reviewer(r2).alignment == pytest.approx(100 - 20 / 3)
     assert p.reviewer(r3).alignment == pytest.approx(70.0)
     assert p.interaction(labels[0]).spread == pytest.approx(40.0)

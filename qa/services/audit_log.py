@@ -13,13 +13,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import distinct, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from qa.models import AuditEvent, Role, User
 from qa.services.errors import InvalidInput, PermissionDenied
 
-EXPORT_FIELDS = ("id", "at", "actor", "actor_id", "action", "entity_type", "entity_id", "before", "after")
+EXPORT_FIELDS = (
+    "id",
+    "at",
+    "actor",
+    "actor_id",
+    "action",
+    "entity_type",
+    "entity_id",
+    "before",
+    "after",
+)
 MAX_ROWS = 10_000
 
 
@@ -37,9 +47,7 @@ class AuditFilter:
     entity_id: str | None = None
 
 
-def search(
-    session: Session, user: User, flt: AuditFilter, *, limit: int = 500
-) -> list[AuditEvent]:
+def search(session: Session, user: User, flt: AuditFilter, *, limit: int = 500) -> list[AuditEvent]:
     """Events matching ``flt``, newest first (at most ``limit``, capped at MAX_ROWS)."""
     _require_admin(user)
     if flt.since is not None and flt.until is not None and flt.until <= flt.since:
@@ -63,12 +71,12 @@ def search(
 
 def entity_types(session: Session, user: User) -> list[str]:
     _require_admin(user)
-    return sorted(session.scalars(select(distinct(AuditEvent.entity_type))))
+    return sorted(session.scalars(select(AuditEvent.entity_type).distinct()))
 
 
 def actors(session: Session, user: User) -> list[str]:
     _require_admin(user)
-    return sorted(session.scalars(select(distinct(AuditEvent.actor))))
+    return sorted(session.scalars(select(AuditEvent.actor).distinct()))
 
 
 def event_dict(event: AuditEvent) -> dict[str, Any]:

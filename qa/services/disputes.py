@@ -182,7 +182,13 @@ def withdraw_dispute(session: Session, agent_user: User, dispute_id: int) -> Dis
     dispute.resolved_at = utcnow()
     _flush(session, dispute_id)
     audit.record(
-        session, agent_user, "withdraw", "dispute", dispute.id, before=before, after=_snapshot(dispute)
+        session,
+        agent_user,
+        "withdraw",
+        "dispute",
+        dispute.id,
+        before=before,
+        after=_snapshot(dispute),
     )
     return dispute
 
@@ -223,10 +229,24 @@ def resolve_dispute(
         actor.agent_id is not None and actor.agent_id == review.agent_id
     ):
         raise PermissionDenied("you cannot resolve a dispute about your own review")
-    if expected_dispute_version is not None and dispute.lock_version != expected_dispute_version:
-        raise Conflict(f"dispute {dispute_id} was changed by someone else; reload")
+    # What the lead's screen showed (defaults: what this session loaded), then the rows as
+    # committed now, locked until this transaction ends: a concurrent edit is either seen
+    # here as a clear Conflict or waits for us - never a half-applied decision.
+    seen_dispute = (
+        dispute.lock_version if expected_dispute_version is None else expected_dispute_version
+    )
+    seen_review = review.lock_version if expected_lock_version is None else expected_lock_version
+    session.refresh(dispute, with_for_update=True)
+    session.refresh(review, with_for_update=True)
     if dispute.status != DisputeStatus.open.value:
         raise Conflict(f"dispute {dispute_id} is already {dispute.status}")
+    if dispute.lock_version != seen_dispute:
+        raise Conflict(f"dispute {dispute_id} was changed by someone else; reload")
+    if review.lock_version != seen_review:
+        raise Conflict(
+            f"review {review.id} was changed by someone else since you opened it "
+            f"(version {seen_review} -> {review.lock_version}); reload before deciding"
+        )
     comment = (comment or "").strip()
     if not comment:
         raise InvalidInput("comment: explain the decision to the agent (required)")
@@ -258,17 +278,12 @@ def resolve_dispute(
             review,
             answers,
             actor,
-            expected_lock_version=expected_lock_version,
+            expected_lock_version=seen_review,
             change_reason=f"dispute {dispute.id}: {comment}",
         )
         dispute.status = DisputeStatus.adjusted.value
         dispute.adjusted_revision = review.revision
     else:
-        if expected_lock_version is not None and review.lock_version != expected_lock_version:
-            raise Conflict(
-                f"review {review.id} was changed by someone else since you opened it; "
-                "reload before deciding"
-            )
         dispute.status = DisputeStatus.upheld.value
     dispute.resolver_id = actor.id
     dispute.resolution_comment = comment
@@ -286,7 +301,9 @@ def resolve_dispute(
             f"Your dispute on “{label.en}” (review {review.id}) led to an adjusted review: "
             f"{comment}"
         )
-        text_ar = f"أدى اعتراضك على «{label.ar}» (المراجعة {review.id}) إلى تعديل التقييم: {comment}"
+        text_ar = (
+            f"أدى اعتراضك على «{label.ar}» (المراجعة {review.id}) إلى تعديل التقييم: {comment}"
+        )
     agent_user = session.get(User, dispute.agent_user_id)
     if agent_user is not None:
         notify(
