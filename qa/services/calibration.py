@@ -470,11 +470,32 @@ def build_report(session: Session, cal: CalibrationSession, user: User) -> Calib
     """The session report; refused while the session is open (that is the blindness)."""
     if not can_read_session(cal, user):
         raise NotFound(f"calibration session {cal.id} not found")
+    _require_closed(cal)
+    return _compute_report(cal, answers_visible_to(session, cal, user))
+
+
+def operator_report(session: Session, session_id: int) -> CalibrationReport:
+    """The report for the command line, which runs with database access and no login;
+    blindness still holds: an open session has no report."""
+    cal = session.get(CalibrationSession, session_id)
+    if cal is None:
+        raise NotFound(f"calibration session {session_id} not found")
+    _require_closed(cal)
+    rows = session.scalars(select(CalibrationAnswer).where(CalibrationAnswer.session_id == cal.id))
+    return _compute_report(cal, list(rows))
+
+
+def _require_closed(cal: CalibrationSession) -> None:
     if cal.status != CalibrationStatus.closed.value:
         raise Conflict(
             f"calibration session {cal.id} is still open; its report is available once a "
             "QA lead closes it"
         )
+
+
+def _compute_report(
+    cal: CalibrationSession, rows: Sequence[CalibrationAnswer]
+) -> CalibrationReport:
     rubric = rubric_of(cal.rubric_version)
     weights = effective_weights(rubric)
     labels = _interaction_labels(cal.items)
@@ -484,7 +505,7 @@ def build_report(session: Session, cal: CalibrationSession, user: User) -> Calib
 
     # (user id, item id) -> criterion -> Answer
     grouped: dict[tuple[int, int], dict[str, Answer]] = {}
-    for row in answers_visible_to(session, cal, user):
+    for row in rows:
         grouped.setdefault((row.reviewer_id, row.item_id), {})[row.criterion_id] = Answer(
             value=row.value, na=row.na, comment=row.comment
         )
