@@ -24,16 +24,15 @@ from qa.models import (
     utcnow,
 )
 from qa.services import calibration as cal_service
-from qa.services import disputes as dispute_service
 from qa.services import rubrics as rubric_service
 from qa.services.reviews import save_review, start_review
 from qa.services.users import get_user
-from qa.ui.i18n import t
+from qa.ui.i18n import all_labels, t
 from qa.ui.registry import PAGES_DIR
 from rubrics import Answer
 from tests import factories
 from tests.test_trust_calibration import EXPERT, R1, R2, SMALL_RUBRIC, answers
-from tests.test_trust_disputes import SETTINGS, all_answers
+from tests.test_trust_disputes import all_answers
 
 
 @dataclass
@@ -112,6 +111,14 @@ def test_pages_refuse_other_roles(world: tuple[Engine, Ids]) -> None:
         at = run_page(engine, file, username)
         assert [e.value for e in at.error] == [t("denied")], file
         assert not at.dataframe, file
+    # Every page registered its labels before refusing; each has English and Arabic.
+    prefixes = ("calm.", "cals.", "calr.", "calt.", "dism.", "disq.", "disr.", "notif.", "audit.",
+                "trust.", "nav.calibration", "nav.disputes", "nav.notifications", "nav.audit")  # fmt: skip
+    ours = {k: v for k, v in all_labels().items() if k.startswith(prefixes)}
+    assert len(ours) > 100
+    for key, texts in ours.items():
+        assert texts.get("en") and texts.get("ar"), key
+        assert any("\u0600" <= ch <= "\u06ff" for ch in texts["ar"]), key
 
 
 def test_lead_sees_progress_not_answers_and_closes(world: tuple[Engine, Ids]) -> None:
@@ -131,7 +138,7 @@ def test_lead_sees_progress_not_answers_and_closes(world: tuple[Engine, Ids]) ->
     at.run()
     assert any("pick 2-20" in e.value.replace("\\", "") for e in at.error)
     # Close the open session.
-    close_form = [b for b in at.button if b.label == "Close session"][0]
+    close_form = next(b for b in at.button if b.label == "Close session")
     at.checkbox[0].check()
     close_form.click()
     at.run()
