@@ -18,6 +18,7 @@ from qa import db
 from qa.models import (
     CalibrationAnswer,
     Dispute,
+    Interaction,
     Notification,
     Review,
     User,
@@ -137,8 +138,24 @@ def test_lead_sees_progress_not_answers_and_closes(world: tuple[Engine, Ids]) ->
     at.button[0].click()  # the form's submit button: nothing picked yet
     at.run()
     assert any("pick 2-20" in e.value.replace("\\", "") for e in at.error)
+    with db.session_scope(engine) as s:
+        two = list(s.scalars(select(Interaction.id).limit(2)))
+        pair = [get_user(s, "reviewer").id, get_user(s, "reviewer2").id]
+    at.multiselect[0].set_value(two)
+    at.multiselect[1].set_value(pair)
+    at.button[0].click()
+    at.run()
+    assert any("opened" in x.value for x in at.success), [e.value for e in at.error]
+    with db.session_scope(engine) as s:
+        made = s.scalar(
+            select(cal_service.CalibrationSession).where(
+                cal_service.CalibrationSession.name == "From the UI"
+            )
+        )
+        assert made is not None and len(made.items) == 2 and len(made.participants) == 2
     # Close the open session.
     close_form = next(b for b in at.button if b.label == "Close session")
+    at.selectbox[-1].set_value(ids.open_session)
     at.checkbox[0].check()
     close_form.click()
     at.run()
