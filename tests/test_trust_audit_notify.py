@@ -198,3 +198,16 @@ def test_no_smtp_no_mail(session: Session) -> None:
     notify.notify(session, user, "x", text_en="a", text_ar="ب", settings=Settings())
     assert notify.queued_mail(session) == []
     assert notify.unread_count(session, user) == 1
+
+
+def test_mail_queued_in_a_rolled_back_savepoint_is_dropped(session: Session) -> None:
+    """A page wraps each action in a savepoint; a failed action must not email."""
+    settings = Settings(smtp_host="127.0.0.1", smtp_port=1, smtp_tls="none")
+    kept = factories.user(session, role="agent", email="kept@example.org")
+    dropped = factories.user(session, role="agent", email="dropped@example.org")
+    notify.notify(session, kept, "x", text_en="a", text_ar="ب", settings=settings)
+    with pytest.raises(RuntimeError), session.begin_nested():
+        notify.notify(session, dropped, "x", text_en="a", text_ar="ب", settings=settings)
+        raise RuntimeError("action failed")
+    assert [m.to for m in notify.queued_mail(session)] == ["kept@example.org"]
+    session.info.pop("qa_notify_outgoing_mail", None)  # never send from this test

@@ -65,18 +65,20 @@ def notify(
             subject=SUBJECT_PREFIX["ar" if arabic else "en"] + subject,
             body=text_ar if arabic else text_en,
         )
-        session.info.setdefault(_QUEUE_KEY, []).append((settings, mail))
+        # Remember the (possibly nested) transaction: if it rolls back, so does the email.
+        txn = session.get_nested_transaction() or session.get_transaction()
+        session.info.setdefault(_QUEUE_KEY, []).append((settings, mail, txn))
     return note
 
 
 def queued_mail(session: Session) -> list[OutgoingMail]:
     """Emails waiting for this session's commit (for tests and diagnostics)."""
-    return [mail for _settings, mail in session.info.get(_QUEUE_KEY, [])]
+    return [mail for _settings, mail, _txn in session.info.get(_QUEUE_KEY, [])]
 
 
 @event.listens_for(Session, "after_commit")
 def _send_after_commit(session: Session) -> None:
-    for settings, mail in session.info.pop(_QUEUE_KEY, []):
+    for settings, mail, _txn in session.info.pop(_QUEUE_KEY, []):
         try:
             send_email(settings, mail)
         except (OSError, smtplib.SMTPException) as exc:
@@ -87,8 +89,22 @@ def _send_after_commit(session: Session) -> None:
 
 @event.listens_for(Session, "after_soft_rollback")
 def _drop_after_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
-    if previous_transaction.parent is None:
+    queued = session.info.get(_QUEUE_KEY)
+    if not queued:
+        return
+    kept = [entry for entry in queued if not _within(entry[2], previous_transaction)]
+    if kept:
+        session.info[_QUEUE_KEY] = kept
+    else:
         session.info.pop(_QUEUE_KEY, None)
+
+
+def _within(txn: SessionTransaction | None, rolled_back: SessionTransaction) -> bool:
+    while txn is not None:
+        if txn is rolled_back:
+            return True
+        txn = txn.parent
+    return False
 
 
 def send_email(settings: Settings, mail: OutgoingMail, *, timeout: float = 30.0) -> None:
