@@ -499,6 +499,38 @@ def _serve(ctx: Context, *, port: int, host: str = "127.0.0.1") -> None:
         raise SystemExit(0) from None
 
 
+# ----------------------------------------------------------------------------- calibration
+
+
+@cli.group("calibration")
+def calibration_group() -> None:
+    """Reviewer calibration sessions."""
+
+
+@calibration_group.command("report")
+@click.argument("session_id", type=int)
+@click.option(
+    "--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True
+)
+@pass_ctx
+def calibration_report(ctx: Context, session_id: int, fmt: str) -> None:
+    """Print a closed calibration session's report (open sessions stay blind)."""
+    import json
+
+    from qa.services.calibration import operator_report
+    from qa.services.errors import ServiceError
+
+    with db.session_scope(ctx.engine()) as session:
+        try:
+            report = operator_report(session, session_id)
+        except ServiceError as exc:
+            raise click.ClickException(str(exc)) from exc
+        if fmt == "csv":
+            click.echo(report.to_csv(), nl=False)
+        else:
+            click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+
+
 def _register_plugins() -> None:
     from qa.nlp.flagcli import flag
 

@@ -634,3 +634,178 @@ def _audit_no_update(*_: object) -> None:
 @event.listens_for(AuditEvent, "before_delete")
 def _audit_no_delete(*_: object) -> None:
     raise AuditImmutableError("audit events are append-only")
+
+
+# ---------------------------------------------------------------------------------------------
+# Trust: calibration sessions, disputes, notifications
+# ---------------------------------------------------------------------------------------------
+
+
+class CalibrationStatus(enum.StrEnum):
+    open = "open"
+    closed = "closed"
+
+
+class CalibrationSession(Base):
+    """Several reviewers score the same interactions blind; nobody sees others' answers
+    until a lead closes the session. Kept apart from production reviews so calibration
+    never changes an agent's scores."""
+
+    __tablename__ = "calibration_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    rubric_version_id: Mapped[int] = mapped_column(
+        ForeignKey("rubric_versions.id", ondelete="RESTRICT")
+    )
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(8), default=CalibrationStatus.open.value)
+    tolerance: Mapped[float] = mapped_column(Float, default=5.0)  # percentage points
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column()
+
+    rubric_version: Mapped[RubricVersion] = relationship()
+    items: Mapped[list[CalibrationItem]] = relationship(
+        back_populates="calibration", order_by="CalibrationItem.position"
+    )
+    participants: Mapped[list[CalibrationParticipant]] = relationship(
+        back_populates="calibration", order_by="CalibrationParticipant.id"
+    )
+
+    __table_args__ = (
+        CheckConstraint(_in("status", CalibrationStatus), name="status"),
+        CheckConstraint("tolerance >= 0 AND tolerance <= 100", name="tolerance"),
+        Index("ix_calibration_sessions_status", "status", "closed_at"),
+    )
+
+
+class CalibrationItem(Base):
+    """One interaction scored in a calibration session."""
+
+    __tablename__ = "calibration_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("calibration_sessions.id", ondelete="CASCADE")
+    )
+    interaction_id: Mapped[int] = mapped_column(ForeignKey("interactions.id", ondelete="RESTRICT"))
+    position: Mapped[int] = mapped_column(Integer)
+
+    calibration: Mapped[CalibrationSession] = relationship(back_populates="items")
+    interaction: Mapped[Interaction] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint(
+            "session_id", "interaction_id", name="uq_calibration_items_session_interaction"
+        ),
+    )
+
+
+class CalibrationParticipant(Base):
+    """A reviewer in a session; at most one ``is_expert`` whose answers are the benchmark."""
+
+    __tablename__ = "calibration_participants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("calibration_sessions.id", ondelete="CASCADE")
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    is_expert: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    calibration: Mapped[CalibrationSession] = relationship(back_populates="participants")
+    user: Mapped[User] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("session_id", "user_id", name="uq_calibration_participants_session_user"),
+        Index("ix_calibration_participants_user", "user_id"),
+    )
+
+
+class CalibrationAnswer(Base):
+    """One participant's blind answer to one criterion for one session item."""
+
+    __tablename__ = "calibration_answers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("calibration_sessions.id", ondelete="CASCADE")
+    )
+    item_id: Mapped[int] = mapped_column(ForeignKey("calibration_items.id", ondelete="CASCADE"))
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    criterion_id: Mapped[str] = mapped_column(String(100))
+    value: Mapped[float | None] = mapped_column(Float)
+    na: Mapped[bool] = mapped_column(Boolean, default=False)
+    comment: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint(
+            "session_id",
+            "item_id",
+            "reviewer_id",
+            "criterion_id",
+            name="uq_calibration_answers_session_item_reviewer_criterion",
+        ),
+        Index("ix_calibration_answers_session_reviewer", "session_id", "reviewer_id"),
+    )
+
+
+class DisputeStatus(enum.StrEnum):
+    open = "open"
+    upheld = "upheld"
+    adjusted = "adjusted"
+    withdrawn = "withdrawn"
+
+
+class Dispute(Base):
+    """An agent contesting one criterion of one of their submitted reviews.
+
+    ``lock_version`` makes two leads resolving the same dispute at once a conflict
+    instead of a silent double resolution.
+    """
+
+    __tablename__ = "disputes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id", ondelete="CASCADE"))
+    criterion_id: Mapped[str] = mapped_column(String(100))
+    agent_user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default=DisputeStatus.open.value)
+    review_revision: Mapped[int] = mapped_column(Integer)  # revision the agent disputed
+    resolver_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    resolution_comment: Mapped[str | None] = mapped_column(Text)
+    adjusted_revision: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column()
+    lock_version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    review: Mapped[Review] = relationship()
+    agent_user: Mapped[User] = relationship(foreign_keys=[agent_user_id])
+    resolver: Mapped[User | None] = relationship(foreign_keys=[resolver_id])
+
+    __mapper_args__ = {"version_id_col": lock_version}
+    __table_args__ = (
+        UniqueConstraint("review_id", "criterion_id", name="uq_disputes_review_criterion"),
+        CheckConstraint(_in("status", DisputeStatus), name="status"),
+        Index("ix_disputes_status", "status", "created_at"),
+        Index("ix_disputes_agent_user", "agent_user_id"),
+    )
+
+
+class Notification(Base):
+    """An in-app message for one user, in both languages so it follows their locale."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))
+    text_en: Mapped[str] = mapped_column(Text)
+    text_ar: Mapped[str] = mapped_column(Text)
+    link: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column()
+
+    __table_args__ = (Index("ix_notifications_user_read", "user_id", "read_at"),)

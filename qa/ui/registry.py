@@ -46,5 +46,102 @@ PAGES: list[PageSpec] = [
 ]
 
 
+# ---- calibration, disputes, notifications, audit log (trust) ---------------------------
+register(
+    {
+        "nav.group.calibration": {"en": "Calibration", "ar": "المعايرة"},
+        "nav.group.disputes": {"en": "Disputes and messages", "ar": "الاعتراضات والرسائل"},
+        "nav.group.admin": {"en": "Administration", "ar": "الإدارة"},
+        "nav.calibration_manage": {"en": "Calibration sessions", "ar": "جلسات المعايرة"},
+        "nav.calibration_score": {
+            "en": "My calibration sessions",
+            "ar": "جلسات المعايرة الخاصة بي",
+        },
+        "nav.calibration_report": {"en": "Calibration reports", "ar": "تقارير المعايرة"},
+        "nav.calibration_trend": {"en": "Alignment over time", "ar": "التوافق عبر الزمن"},
+        "nav.disputes_mine": {"en": "My disputes", "ar": "اعتراضاتي"},
+        "nav.disputes_queue": {"en": "Disputes", "ar": "الاعتراضات"},
+        "nav.disputes_reviewer": {"en": "Disputes on my reviews", "ar": "الاعتراضات على مراجعاتي"},
+        "nav.notifications": {"en": "Notifications", "ar": "الإشعارات"},
+        "nav.audit_log": {"en": "Audit log", "ar": "سجل التدقيق"},
+    }
+)
+CALIBRATION_READERS = REVIEWERS | {Role.trainer.value}
+PAGES += [
+    PageSpec(
+        "calibration-sessions",
+        "calibration_manage.py",
+        "nav.calibration_manage",
+        ":material/tune:",
+        LEADS,
+        "nav.group.calibration",
+    ),
+    PageSpec(
+        "my-calibration",
+        "calibration_score.py",
+        "nav.calibration_score",
+        ":material/visibility_off:",
+        REVIEWERS,
+        "nav.group.calibration",
+    ),
+    PageSpec(
+        "calibration-reports",
+        "calibration_report.py",
+        "nav.calibration_report",
+        ":material/insights:",
+        CALIBRATION_READERS,
+        "nav.group.calibration",
+    ),
+    PageSpec(
+        "alignment",
+        "calibration_trend.py",
+        "nav.calibration_trend",
+        ":material/trending_up:",
+        CALIBRATION_READERS,
+        "nav.group.calibration",
+    ),
+    PageSpec(
+        "my-disputes",
+        "disputes_mine.py",
+        "nav.disputes_mine",
+        ":material/gavel:",
+        frozenset({Role.agent.value}),
+        "nav.group.disputes",
+    ),
+    PageSpec(
+        "disputes",
+        "disputes_queue.py",
+        "nav.disputes_queue",
+        ":material/gavel:",
+        LEADS,
+        "nav.group.disputes",
+    ),
+    PageSpec(
+        "review-disputes",
+        "disputes_reviewer.py",
+        "nav.disputes_reviewer",
+        ":material/gavel:",
+        frozenset({Role.reviewer.value}),
+        "nav.group.disputes",
+    ),
+    PageSpec(
+        "notifications",
+        "notifications.py",
+        "nav.notifications",
+        ":material/notifications:",
+        ALL,
+        "nav.group.disputes",
+    ),
+    PageSpec(
+        "audit-log",
+        "audit_log.py",
+        "nav.audit_log",
+        ":material/history:",
+        frozenset({Role.admin.value}),
+        "nav.group.admin",
+    ),
+]
+
+
 def pages_for(role: str) -> list[PageSpec]:
     return [p for p in PAGES if role in p.roles]
