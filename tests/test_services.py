@@ -225,3 +225,30 @@ def test_authentication_and_lockout(session: Session) -> None:
         users.set_password(session, user, "short", actor=None)
     users.set_role(session, user, "qa_lead", actor=None)
     assert user.role == "qa_lead"
+
+
+def test_two_editors_of_a_submitted_review_on_postgresql(
+    fresh_engine: Engine, backend: str
+) -> None:
+    """Both hold the submitted review open; the second save is a Conflict, not a crash."""
+    if backend != "postgresql":
+        pytest.skip("SQLite serialises writers; the in-flight race is a PostgreSQL case")
+    review_id, reviewer_id, lead_id, good, bad = _setup_review(fresh_engine)
+    factory = db.session_factory(fresh_engine)
+    with factory() as s, s.begin():
+        save_review(
+            s, s.get_one(Review, review_id), good, s.get_one(User, reviewer_id), submit=True
+        )
+    a, b = factory(), factory()
+    try:
+        ra, rb = a.get_one(Review, review_id), b.get_one(Review, review_id)
+        save_review(a, ra, bad, a.get_one(User, reviewer_id), change_reason="first")
+        a.commit()
+        with pytest.raises(Conflict):
+            save_review(b, rb, good, b.get_one(User, lead_id), change_reason="second")
+        b.rollback()
+    finally:
+        a.close()
+        b.close()
+    with factory() as s:
+        assert s.get_one(Review, review_id).revision == 2

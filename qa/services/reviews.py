@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -223,6 +224,14 @@ def save_review(
     try:
         session.flush()
     except StaleDataError as exc:
+        raise Conflict(
+            f"review {review_id} was changed by someone else while you saved; reload and retry"
+        ) from exc
+    except IntegrityError as exc:
+        # Two editors of a submitted review both snapshot revision N: the loser hits
+        # the (review, revision) key before the version check can fire.
+        if "review_revisions" not in str(exc.orig):
+            raise
         raise Conflict(
             f"review {review_id} was changed by someone else while you saved; reload and retry"
         ) from exc
