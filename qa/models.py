@@ -457,3 +457,16 @@ def _audit_no_update(*_: object) -> None:
 @event.listens_for(AuditEvent, "before_delete")
 def _audit_no_delete(*_: object) -> None:
     raise AuditImmutableError("audit events are append-only")
+
+
+class ReviewAcknowledgement(Base):
+    """An agent confirming they have read a submitted review (one per review)."""
+
+    __tablename__ = "review_acknowledgements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(
+        ForeignKey("reviews.id", ondelete="CASCADE"), unique=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    acknowledged_at: Mapped[datetime] = mapped_column(default=utcnow)
