@@ -150,3 +150,12 @@ def test_clock() -> None:
     assert fmt_clock(None) == "—"
     assert fmt_clock(75.9) == "1:15"
     assert fmt_clock(3725, "ar") == "١:٠٢:٠٥"
+
+
+def test_markdown_escape_turns_markup_into_literal_text() -> None:
+    from qa.ui.render import escape_markdown
+
+    out = escape_markdown("![x](http://evil/t.png) **b** [l](javascript:x) $x$\u202e")
+    assert "](" not in out and "**" not in out and "\u202e" not in out
+    assert out.startswith("\\!\\[x\\]\\(http\\:")
+    assert out.endswith("\\[U\\+202E\\]")

@@ -35,6 +35,11 @@ _AR_DIGITS = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 
 register(
     {
+        "channel.call": {"en": "Call", "ar": "مكالمة"},
+        "channel.chat": {"en": "Chat", "ar": "محادثة"},
+        "channel.email": {"en": "Email", "ar": "بريد إلكتروني"},
+        "language.en": {"en": "English", "ar": "الإنجليزية"},
+        "language.ar": {"en": "Arabic", "ar": "العربية"},
         "speaker.agent": {"en": "Agent", "ar": "الموظف"},
         "speaker.customer": {"en": "Customer", "ar": "العميل"},
         "speaker.system": {"en": "System", "ar": "النظام"},
@@ -63,6 +68,41 @@ register(
             "en": "Customer asks to escalate",
             "ar": "العميل يطلب التصعيد",
         },
+        "finding.missing_greeting": {"en": "No greeting", "ar": "لا يوجد ترحيب"},
+        "finding.missing_self_introduction": {
+            "en": "Agent did not introduce themselves",
+            "ar": "لم يعرّف الموظف بنفسه",
+        },
+        "finding.missing_closing": {"en": "No closing", "ar": "لا يوجد ختام"},
+        "finding.missing_empathy_after_frustration": {
+            "en": "No empathy after the customer's frustration",
+            "ar": "لا تعاطف بعد انزعاج العميل",
+        },
+        "metric.first_response_s": {"en": "First response (s)", "ar": "أول رد (ث)"},
+        "metric.response_latency_mean_s": {
+            "en": "Mean response latency (s)",
+            "ar": "متوسط زمن الاستجابة (ث)",
+        },
+        "metric.response_latency_p90_s": {
+            "en": "Response latency, 90th percentile (s)",
+            "ar": "زمن الاستجابة، المئين ٩٠ (ث)",
+        },
+        "metric.response_latency_max_s": {
+            "en": "Longest response latency (s)",
+            "ar": "أطول زمن استجابة (ث)",
+        },
+        "metric.longest_silence_s": {"en": "Longest silence (s)", "ar": "أطول صمت (ث)"},
+        "metric.hold_count": {"en": "Holds", "ar": "مرات الانتظار"},
+        "metric.hold_total_s": {"en": "Total hold (s)", "ar": "إجمالي الانتظار (ث)"},
+        "metric.hold_max_s": {"en": "Longest hold (s)", "ar": "أطول انتظار (ث)"},
+        "metric.talk_ratio": {
+            "en": "Talk ratio (agent / customer)",
+            "ar": "نسبة الحديث (الموظف / العميل)",
+        },
+        "metric.overtalk_s": {"en": "Overtalk (s)", "ar": "تداخل الحديث (ث)"},
+        "metric.handle_time_s": {"en": "Handle time (s)", "ar": "مدة المعالجة (ث)"},
+        "metric.reply_time_mean_s": {"en": "Mean reply time (s)", "ar": "متوسط زمن الرد (ث)"},
+        "metric.reply_time_max_s": {"en": "Longest reply time (s)", "ar": "أطول زمن رد (ث)"},
     }
 )
 
@@ -85,9 +125,14 @@ def escape_user_text(text: str | None) -> str:
 
 
 def behavior_label(behavior: str, locale: str) -> str:
-    key = f"behavior.{behavior}"
+    return label_or_id("behavior", behavior, locale)
+
+
+def label_or_id(prefix: str, ident: str, locale: str) -> str:
+    """A registered label for a vocabulary id, or the id made readable when none exists."""
+    key = f"{prefix}.{ident}"
     label = t(key, locale)
-    return behavior.replace("_", " ") if label == key else label
+    return ident.replace("_", " ") if label == key else label
 
 
 def fmt_clock(seconds: float | None, locale: str = "en") -> str:
@@ -223,3 +268,16 @@ def transcript_html(
     """All bubbles of a transcript in one scrollable column."""
     bubbles = "".join(bubble_html(turn, flags_by_turn.get(turn.seq, []), locale) for turn in turns)
     return f'<div class="jq-transcript">{bubbles}</div>'
+
+
+_MD_SPECIAL = str.maketrans({ch: "\\" + ch for ch in "\\`*_{}[]()#+-.!|<>~$:=\"'&^"})
+
+
+def escape_markdown(text: str | None) -> str:
+    """User text for Streamlit's markdown-rendering labels (titles, captions, widget labels).
+
+    Backslash-escaping every markdown punctuation character turns links,
+    images, emphasis, headings and math into literal text; bidi controls are
+    neutralised first. Newlines become spaces because labels are one line.
+    """
+    return neutralise_bidi(text or "").replace("\n", " ").translate(_MD_SPECIAL)
