@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -31,6 +31,7 @@ class World:
     mine_review: int  # submitted review of agent A
     mine_comment: str
     other_comment: str
+    reviewed_at: datetime
 
 
 def full_answers(session: Session, **values: float) -> dict[str, Answer]:
@@ -69,8 +70,9 @@ def build(engine: Engine, url: str) -> World:
         s.add(ReviewAssignment(interaction_id=arabic.id, reviewer_id=users["arabic"].id,
                                period="2026-10"))  # fmt: skip
         reviews = {}
+        reviewed_at = utcnow() - timedelta(hours=1)  # inside the agent pages' recent months
         for name, agent_ in (("mine", agent_a), ("other", agent_b)):
-            inter = f.interaction(s, agent_=agent_, started_at=datetime(2026, 9, 2, tzinfo=UTC))
+            inter = f.interaction(s, agent_=agent_, started_at=reviewed_at)
             review = start_review(s, inter.id, users["reviewer"])
             save_review(
                 s,
@@ -90,6 +92,7 @@ def build(engine: Engine, url: str) -> World:
             mine_review=reviews["mine"],
             mine_comment="mine comment: <i>coach</i> on greeting",
             other_comment="other comment: <i>coach</i> on greeting",
+            reviewed_at=reviewed_at,
         )
 
 
