@@ -111,6 +111,7 @@ register(
             "en": "{section}: scored 0 because “{name}” failed",
             "ar": "{section}: الدرجة صفر لأن «{name}» لم يتحقق",
         },
+        "review.critical": {"en": "critical", "ar": "حرج"},
         "review.yes": {"en": "Yes", "ar": "نعم"},
         "review.no": {"en": "No", "ar": "لا"},
         "review.na": {"en": "Not applicable", "ar": "لا ينطبق"},
@@ -429,6 +430,9 @@ def _criterion_widgets(
     label = escape_markdown(c.label.get(loc))
     na_now = bool(st.session_state[keys["na"]]) if c.allow_na else False
     with st.container(border=True):
+        st.markdown(
+            f"**{label}**" + (f" :red-badge[{viewer.t('review.critical')}]" if c.critical else "")
+        )
         st.caption(escape_markdown(c.description.get(loc)))
         if suggestion is not None:
             _suggestion_note(viewer, c, suggestion, starts)
@@ -442,6 +446,7 @@ def _criterion_widgets(
                 horizontal=True,
                 key=keys["v"],
                 disabled=off,
+                label_visibility="collapsed",
             )
         elif c.type == "scale" and c.max_value - c.min_value <= 10:
             value = st.radio(
@@ -452,15 +457,15 @@ def _criterion_widgets(
                 horizontal=True,
                 key=keys["v"],
                 disabled=off,
+                label_visibility="collapsed",
             )
         else:
             top = c.max_value
             value = st.number_input(
-                f"**{label}** — "
-                + (
+                (
                     viewer.t("review.points", max=fmt_number(top, loc, 0))
                     if c.type == "points"
-                    else ""
+                    else label
                 ),
                 min_value=c.min_value,
                 max_value=top,
@@ -472,7 +477,13 @@ def _criterion_widgets(
         na = False
         if c.allow_na:
             na = st.checkbox(viewer.t("review.na"), key=keys["na"], disabled=disabled)
-        comment = st.text_input(viewer.t("review.comment"), key=keys["c"], disabled=disabled)
+        comment = st.text_input(
+            viewer.t("review.comment"),
+            key=keys["c"],
+            disabled=disabled,
+            placeholder=viewer.t("review.comment"),
+            label_visibility="collapsed",
+        )
         if problem:
             st.error(viewer.t(problem))
         with st.expander(viewer.t("review.guidance")):
@@ -485,15 +496,17 @@ def _criterion_widgets(
 
 def _facts(viewer: Viewer, data: Loaded) -> str:
     loc = viewer.locale
-    return viewer.t(
-        "review.facts",
-        agent=escape_markdown(data.agent_name),
-        channel=viewer.t(f"channel.{data.channel}"),
-        language=viewer.t(f"language.{data.language}"),
-        date=fmt_date(data.started_at, loc, settings().tz),
-        duration=fmt_clock(data.duration, loc),
-        status=viewer.t(f"review.status.{data.status or 'new'}"),
-    )
+    parts = {
+        "agent": escape_markdown(data.agent_name),
+        "channel": viewer.t(f"channel.{data.channel}"),
+        "language": viewer.t(f"language.{data.language}"),
+        "date": fmt_date(data.started_at, loc, settings().tz),
+        "duration": fmt_clock(data.duration, loc),
+        "status": viewer.t(f"review.status.{data.status or 'new'}"),
+    }
+    # Our own first-strong isolates keep each fact's digits and words together in RTL
+    # (user text inside has had its bidi controls neutralised already).
+    return viewer.t("review.facts", **{k: f"\u2068{v}\u2069" for k, v in parts.items()})
 
 
 def _recording_source(recording: str) -> str | None:
@@ -572,12 +585,13 @@ def _score_panel(viewer: Viewer, rubric: Rubric, result: ScoreResult, total: int
     loc = viewer.locale
     answered = total - len(result.missing)
     with st.container(border=True):
-        cols = st.columns(len(rubric.sections) + 1)
-        cols[0].metric(viewer.t("review.score"), fmt_percent(result.overall, loc))
-        for col, section in zip(cols[1:], rubric.sections, strict=True):
-            col.metric(
-                escape_markdown(section.name.get(loc)),
-                fmt_percent(result.sections[section.id].score, loc),
+        overall, sections = st.columns([1, 2], vertical_alignment="center")
+        overall.metric(viewer.t("review.score"), fmt_percent(result.overall, loc))
+        for section in rubric.sections:
+            value = result.sections[section.id].score
+            sections.progress(
+                round(value or 0),
+                text=f"{escape_markdown(section.name.get(loc))}: {fmt_percent(value, loc)}",
             )
         caption = viewer.t(
             "review.answered", n=fmt_number(answered, loc, 0), total=fmt_number(total, loc, 0)
