@@ -214,3 +214,27 @@ def test_review_picker_lists_own_reviews(world: World) -> None:
     at.button(key=f"rv-open-{world.mine_review}").click().run()
     assert at.query_params == {"review": str(world.mine_review)}
     assert [b for b in at.button if b.key == f"rv:r{world.mine_review}:b-save"]
+
+
+def test_every_label_of_these_pages_has_english_and_arabic_with_the_same_fields() -> None:
+    import ast
+    import string
+
+    root = Path(APP).parent / "qa" / "ui"
+    files = [root / "render.py", root / "registry.py"] + [
+        root / "pages" / f"{name}.py" for name in ("queue", "review", "my_scores", "my_reviews")
+    ]
+    seen = 0
+    for file in files:
+        for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "register":
+                for key, texts in ast.literal_eval(node.args[0]).items():
+                    assert set(texts) == {"en", "ar"}, f"{file.name}: {key}"
+                    assert all(texts.values()), f"{file.name}: {key} is empty"
+                    fields = [
+                        {f for _, f, _, _ in string.Formatter().parse(texts[lang]) if f}
+                        for lang in ("en", "ar")
+                    ]
+                    assert fields[0] == fields[1], f"{file.name}: {key} placeholders differ"
+                    seen += 1
+    assert seen > 150

@@ -137,7 +137,7 @@ def _load() -> list[Item]:
                     continue
                 rows.append(
                     {
-                        viewer.t("myrev.criterion"): c.label.get(loc),
+                        viewer.t("myrev.criterion"): neutralise_bidi(c.label.get(loc)),
                         viewer.t("myrev.answer"): _answer_text(c.type, a.value, a.na),
                         viewer.t("myrev.score"): fmt_percent(a.pct, loc, 0),
                         viewer.t("myrev.note"): neutralise_bidi(a.comment or ""),

@@ -16,6 +16,7 @@ from qa.services.errors import PermissionDenied
 from qa.services.rubrics import latest_version, rubric_of
 from qa.ui.i18n import fmt_month, fmt_number, fmt_percent, register
 from qa.ui.registry import AGENTS
+from qa.ui.render import neutralise_bidi
 from qa.ui.session import db_session, require, settings
 
 register(
@@ -133,7 +134,7 @@ def _label(criterion_id: str) -> str:
 st.dataframe(
     [
         {
-            viewer.t("scores.criterion"): _label(row.criterion_id),
+            viewer.t("scores.criterion"): neutralise_bidi(_label(row.criterion_id)),
             mine_label: fmt_percent(row.mine, loc),
             team_label: fmt_percent(row.team, loc),
             viewer.t("scores.answers"): fmt_number(row.answers, loc, 0),
