@@ -809,3 +809,16 @@ class Notification(Base):
     read_at: Mapped[datetime | None] = mapped_column()
 
     __table_args__ = (Index("ix_notifications_user_read", "user_id", "read_at"),)
+
+
+class ReviewAcknowledgement(Base):
+    """An agent confirming they have read a submitted review (one per review)."""
+
+    __tablename__ = "review_acknowledgements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(
+        ForeignKey("reviews.id", ondelete="CASCADE"), unique=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    acknowledged_at: Mapped[datetime] = mapped_column(default=utcnow)

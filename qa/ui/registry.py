@@ -41,8 +41,37 @@ class PageSpec:
         return PAGES_DIR / self.file
 
 
+# Reviewer and agent pages (issue #4).
+register(
+    {
+        "nav.group.review": {"en": "Reviewing", "ar": "المراجعة"},
+        "nav.group.me": {"en": "My performance", "ar": "أدائي"},
+        "nav.queue": {"en": "My queue", "ar": "قائمة انتظاري"},
+        "nav.review": {"en": "Review", "ar": "المراجعة"},
+        "nav.my_scores": {"en": "My scores", "ar": "درجاتي"},
+        "nav.my_reviews": {"en": "My reviews", "ar": "مراجعاتي"},
+    }
+)
+AGENTS = frozenset({Role.agent.value})
+REVIEW_PAGE = REVIEWERS | {Role.trainer.value}
+
 PAGES: list[PageSpec] = [
     PageSpec("home", "home.py", "nav.home", ":material/home:", ALL, "nav.group.main"),
+    PageSpec("queue", "queue.py", "nav.queue", ":material/inbox:", REVIEWERS, "nav.group.review"),
+    PageSpec(
+        "review",
+        "review.py",
+        "nav.review",
+        ":material/rate_review:",
+        REVIEW_PAGE,
+        "nav.group.review",
+    ),
+    PageSpec(
+        "my-scores", "my_scores.py", "nav.my_scores", ":material/insights:", AGENTS, "nav.group.me"
+    ),
+    PageSpec(
+        "my-reviews", "my_reviews.py", "nav.my_reviews", ":material/task:", AGENTS, "nav.group.me"
+    ),
 ]
 
 

@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision = '0005'
-down_revision = '0002'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
