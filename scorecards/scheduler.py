@@ -483,6 +483,15 @@ def run_once(
         current = Lease.current(engine)
         return OnceReport(holder=current[0] if current else "?")
     report = OnceReport()
+    # A long monthly batch must not let the lease lapse: a standby would start too.
+    finished = threading.Event()
+    keeper = threading.Thread(
+        target=_keep_alive,
+        args=(lease, finished, max(lease.ttl.total_seconds() / 3, 0.2)),
+        name="scheduler-lease-once",
+        daemon=True,
+    )
+    keeper.start()
     try:
         configure(engine, settings)
         scheduler = _BackgroundScheduler(
@@ -518,8 +527,20 @@ def run_once(
         finally:
             scheduler.shutdown(wait=False)
     finally:
+        finished.set()
+        keeper.join()
         lease.release()
     return report
+
+
+def _keep_alive(lease: Lease, finished: threading.Event, beat: float) -> None:
+    while not finished.wait(beat):
+        try:
+            if not lease.renew():
+                log.error("scheduler lease taken over while `--once` was still running")
+                return
+        except SQLAlchemyError:
+            log.exception("scheduler lease: renewal failed")
 
 
 def run_scheduler(
@@ -597,5 +618,7 @@ def _supervise(
             while not scheduler.running and not done.is_set():
                 done.wait(0.05)
             with contextlib.suppress(SchedulerNotRunningError):  # already stopped
-                scheduler.shutdown(wait=False)
+                # A clean stop lets a running job finish before the lease is released;
+                # a lost lease stops at once (another process is in charge now).
+                scheduler.shutdown(wait=not lost.is_set())
             return
