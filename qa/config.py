@@ -48,6 +48,10 @@ class Settings:
     session_ttl_minutes: int = field(default=480, metadata={"env": "QA_SESSION_TTL_MINUTES"})
     dispute_window_days: int = field(default=14, metadata={"env": "QA_DISPUTE_WINDOW_DAYS"})
     log_level: str = field(default="INFO", metadata={"env": "QA_LOG_LEVEL"})
+    scorecard_day: int = field(default=1, metadata={"env": "QA_SCORECARD_DAY"})
+    scorecard_hour: int = field(default=6, metadata={"env": "QA_SCORECARD_HOUR"})
+    delivery_max_attempts: int = field(default=6, metadata={"env": "QA_DELIVERY_MAX_ATTEMPTS"})
+    scheduler_lease_seconds: int = field(default=30, metadata={"env": "QA_SCHEDULER_LEASE_SECONDS"})
 
     def __post_init__(self) -> None:
         try:
@@ -57,6 +61,25 @@ class Settings:
         if self.smtp_tls not in {"starttls", "ssl", "none"}:
             raise ConfigError(
                 f"QA_SMTP_TLS: expected one of starttls, ssl, none; got {self.smtp_tls!r}"
+            )
+        # Day 29-31 does not exist in every month; a monthly run that silently skips
+        # February is worse than a clear error.
+        if not 1 <= self.scorecard_day <= 28:
+            raise ConfigError(
+                f"QA_SCORECARD_DAY: expected a day of the month from 1 to 28, got {self.scorecard_day}"
+            )
+        if not 0 <= self.scorecard_hour <= 23:
+            raise ConfigError(
+                f"QA_SCORECARD_HOUR: expected an hour from 0 to 23, got {self.scorecard_hour}"
+            )
+        if self.delivery_max_attempts < 1:
+            raise ConfigError(
+                f"QA_DELIVERY_MAX_ATTEMPTS: expected at least 1, got {self.delivery_max_attempts}"
+            )
+        if self.scheduler_lease_seconds < 1:
+            raise ConfigError(
+                "QA_SCHEDULER_LEASE_SECONDS: expected at least 1, "
+                f"got {self.scheduler_lease_seconds}"
             )
 
     @property

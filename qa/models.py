@@ -426,7 +426,12 @@ class ReviewAssignment(Base):
 
 
 class DeliveryStatus(enum.StrEnum):
+    """``sending`` marks a row claimed by a sender that has not confirmed the outcome
+    yet; a row left there by a crash is reported, never retried blindly (at most once).
+    """
+
     pending = "pending"
+    sending = "sending"
     sent = "sent"
     failed = "failed"
 
