@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, case, func, literal, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -33,6 +33,7 @@ from qa.models import (
     ReviewAnswer,
     ReviewStatus,
     Role,
+    RubricVersion,
     Team,
 )
 from qa.services.errors import InvalidInput, PermissionDenied
@@ -122,7 +123,6 @@ class AgentRow:
 @dataclass(frozen=True)
 class CriterionRow:
     criterion_id: str
-    section_id: str
     answers: int  # answered (not N/A)
     na: int
     avg_pct: float | None
@@ -317,28 +317,45 @@ def by_agent(session: Session, viewer: HasRole, f: DashboardFilter, tz: ZoneInfo
     ]
 
 
+def criterion_ids(session: Session) -> list[str]:
+    """Every criterion id of every stored rubric version (answers can only use these)."""
+    ids: set[str] = set()
+    for definition in session.scalars(select(RubricVersion.definition)):
+        for section in definition.get("sections", []):
+            ids.update(c["id"] for c in section.get("criteria", []))
+    return sorted(ids)
+
+
 def by_criterion(
     session: Session, viewer: HasRole, f: DashboardFilter, tz: ZoneInfo
 ) -> list[CriterionRow]:
-    """Average percentage per criterion over answered (not N/A) answers."""
+    """Average percentage per criterion over answered (not N/A) answers.
+
+    Only columns of ``ix_review_answers_criterion_period`` are read, so SQLite
+    answers from the index alone (reading ``section_id`` too cost 10x: one
+    table lookup per answer). Sections come from the rubric, not from here.
+    The explicit list of criterion ids turns one scan of the whole index into
+    one range seek per criterion on (submitted, criterion_id, interaction_at),
+    so a one-month view reads one month of answers, not every answer.
+    """
     require_reader(viewer)
     f.validate()
+    ids = criterion_ids(session)
+    if not ids:
+        return []
     rows = session.execute(
         select(
             ReviewAnswer.criterion_id,
-            func.min(ReviewAnswer.section_id),
             func.count(ReviewAnswer.pct),
             func.count() - func.count(ReviewAnswer.pct),
             func.avg(ReviewAnswer.pct),
         )
-        .where(*_answer_where(f, tz))
+        .where(*_answer_where(f, tz), ReviewAnswer.criterion_id.in_(ids))
         .group_by(ReviewAnswer.criterion_id)
         .order_by(ReviewAnswer.criterion_id)
     ).all()
     return [
-        CriterionRow(
-            criterion_id=r[0], section_id=r[1], answers=int(r[2]), na=int(r[3]), avg_pct=_num(r[4])
-        )
+        CriterionRow(criterion_id=r[0], answers=int(r[1]), na=int(r[2]), avg_pct=_num(r[3]))
         for r in rows
     ]
 
@@ -373,9 +390,13 @@ def monthly_trend(
     f.validate()
     months = f.months()
     ends = [month_bounds(y, m, tz)[1] for y, m in months]
-    index = case(
-        *[(Review.interaction_at < end, k) for k, end in enumerate(ends[:-1])],
-        else_=len(months) - 1,
+    index: ColumnElement[Any] = (
+        case(
+            *[(Review.interaction_at < end, k) for k, end in enumerate(ends[:-1])],
+            else_=len(months) - 1,
+        )
+        if len(months) > 1
+        else literal(0)
     )
     found = {
         int(r[0]): r
