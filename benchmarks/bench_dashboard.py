@@ -34,7 +34,7 @@ from qa.models import User
 from qa.services import dashboard as dash
 from qa.services import rubrics as rubric_service
 from qa.services import users as user_service
-from qa.services.periods import month_bounds
+from qa.services.periods import month_bounds, month_label
 
 TZ = ZoneInfo("Asia/Riyadh")
 FIRST = (2025, 11)
@@ -304,13 +304,19 @@ def bench_queries(path: Path, runs: int, duck: Any) -> bool:
     return ok
 
 
-def bench_page(path: Path) -> float:
-    """One run of the dashboard page in AppTest as a signed-in lead (cold cache)."""
+def bench_page(path: Path) -> dict[str, float]:
+    """The dashboard page in AppTest as a signed-in lead, with an empty query cache.
+
+    A first run (not timed) pays for importing pandas, Altair and the page's
+    modules, which a running server does once; then each period choice is
+    timed on a cold dashboard cache.
+    """
     from sqlalchemy import select
     from streamlit.testing.v1 import AppTest
 
     from qa.config import Settings, set_settings
     from qa.models import utcnow
+    from qa.ui.cache import clear_dashboard_cache
 
     url = f"sqlite:///{path}"
     set_settings(Settings(database_url=url, timezone=TZ.key))
@@ -319,19 +325,29 @@ def bench_page(path: Path) -> float:
         lead_id = session.scalar(select(User.id).where(User.username == "lead"))
     engine.dispose()
     page = Path(__file__).resolve().parent.parent / "qa" / "ui" / "pages" / "lead_dashboard.py"
-    at = AppTest.from_file(str(page), default_timeout=60)
-    at.session_state["viewer_id"] = lead_id
-    at.session_state["login_at"] = utcnow()
-    at.session_state["dash.first"] = "-".join(f"{x:02d}" for x in FIRST)
-    at.session_state["dash.last"] = "-".join(f"{x:02d}" for x in LAST)
-    started = time.perf_counter()
-    at.run()
-    elapsed = time.perf_counter() - started
-    if at.exception:
-        raise SystemExit(f"page failed: {at.exception[0].message}")
-    metrics = {m.label: m.value for m in at.metric}
-    print(f"page metrics: {metrics}")
-    return elapsed
+
+    def run(first: tuple[int, int], last: tuple[int, int]) -> tuple[float, AppTest]:
+        at = AppTest.from_file(str(page), default_timeout=60)
+        at.session_state["viewer_id"] = lead_id
+        at.session_state["login_at"] = utcnow()
+        at.session_state["dash.first"] = month_label(*first)
+        at.session_state["dash.last"] = month_label(*last)
+        clear_dashboard_cache()
+        started = time.perf_counter()
+        at.run()
+        elapsed = time.perf_counter() - started
+        if at.exception:
+            raise SystemExit(f"page failed: {at.exception[0].message}")
+        return elapsed, at
+
+    run(LAST, LAST)  # warm-up: module imports
+    out = {}
+    for label, first in (("1 month", LAST), ("12 months", FIRST)):
+        elapsed, at = run(first, LAST)
+        metrics = {m.label: m.value for m in at.metric}
+        print(f"page {label}: {elapsed:.2f} s  {metrics}")
+        out[label] = elapsed
+    return out
 
 
 def main() -> None:
@@ -357,12 +373,15 @@ def main() -> None:
     duck = load_duckdb(path)
     print(f"loaded the same rows into DuckDB in {time.perf_counter() - started:.1f} s")
     ok = bench_queries(path, args.runs, duck)
-    page_s = bench_page(path)
-    page_ok = page_s < PAGE_GOAL_S
-    print(
-        f"dashboard page (AppTest, cold cache): {page_s:.2f} s  goal < {PAGE_GOAL_S:.0f} s "
-        f"{'OK' if page_ok else 'MISSED'}"
-    )
+    pages = bench_page(path)
+    page_ok = True
+    for label, seconds in pages.items():
+        passed = seconds < PAGE_GOAL_S
+        page_ok &= passed
+        print(
+            f"dashboard page, {label} (AppTest, cold query cache): {seconds:.2f} s"
+            f"  goal < {PAGE_GOAL_S:.0f} s {'OK' if passed else 'MISSED'}"
+        )
     sys.exit(0 if ok and page_ok else 1)
 
 

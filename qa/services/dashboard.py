@@ -427,8 +427,10 @@ def monthly_trend(
     return out
 
 
-def dashboard(session: Session, viewer: HasRole, f: DashboardFilter, tz: ZoneInfo) -> Dashboard:
-    """Every figure of the team dashboard for one filter choice."""
+def dashboard(
+    session: Session, viewer: HasRole, f: DashboardFilter, tz: ZoneInfo, *, trend: bool = True
+) -> Dashboard:
+    """Every figure of the team dashboard for one filter choice (``trend=False`` skips the trend)."""
     return Dashboard(
         filter=f,
         summary=summary(session, viewer, f, tz),
@@ -436,5 +438,5 @@ def dashboard(session: Session, viewer: HasRole, f: DashboardFilter, tz: ZoneInf
         agents=by_agent(session, viewer, f, tz),
         criteria=by_criterion(session, viewer, f, tz),
         distribution=distribution(session, viewer, f, tz),
-        trend=monthly_trend(session, viewer, f, tz),
+        trend=monthly_trend(session, viewer, f, tz) if trend else [],
     )
