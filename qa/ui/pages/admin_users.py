@@ -94,8 +94,15 @@ def attempt(action: Callable[[Session, User], object], success: str) -> bool:
     except ServiceError as exc:
         st.error(md(exc))
         return False
-    st.success(success)
-    return True
+    # Rerun so every list on the page shows the change; the message survives the rerun.
+    st.session_state["usr.flash"] = success
+    st.rerun()
+    return True  # not reached: st.rerun() ends this run
+
+
+flash = st.session_state.pop("usr.flash", None)
+if flash:
+    st.success(flash)
 
 
 with db_session() as session:
@@ -150,8 +157,8 @@ st.dataframe(
 with st.expander(viewer.t("usr.create")):
     with st.form("usr.create", clear_on_submit=True):
         c1, c2 = st.columns(2)
-        username = c1.text_input(viewer.t("usr.username"), max_chars=120)
-        display = c2.text_input(viewer.t("usr.display"), max_chars=200)
+        username = c1.text_input(viewer.t("usr.username"), max_chars=120, key="usr.new.username")
+        display = c2.text_input(viewer.t("usr.display"), max_chars=200, key="usr.new.display")
         email = c1.text_input(viewer.t("usr.email"), max_chars=320)
         role = c2.selectbox(
             viewer.t("usr.role"), ROLES, index=ROLES.index("reviewer"),
@@ -165,7 +172,7 @@ with st.expander(viewer.t("usr.create")):
             [None, *[a for a in agents if a not in linked]],
             format_func=agent_label,
         )
-        password = st.text_input(viewer.t("usr.password"), type="password")
+        password = st.text_input(viewer.t("usr.password"), type="password", key="usr.new.password")
         create = st.form_submit_button(viewer.t("usr.create_btn"), type="primary")
     if create:
         attempt(
@@ -199,6 +206,7 @@ with st.expander(viewer.t("usr.change")):
                 ROLES,
                 index=ROLES.index(target["role"]),
                 format_func=lambda r: viewer.t(f"role.{r}"),
+                key=f"usr.change.role.{who}",
             )
             if st.form_submit_button(viewer.t("usr.set_role")):
                 attempt(

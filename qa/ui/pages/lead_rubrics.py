@@ -42,12 +42,12 @@ register(
             "ar": "في نموذج التقييم {n} مشكلة؛ لم يُحفظ شيء.",
         },
         "rub.created": {
-            "en": "Saved {key} as version {version}.",
-            "ar": "حُفظ {key} كإصدار رقم {version}.",
+            "en": "Saved {rubric} as version {version}.",
+            "ar": "حُفظ {rubric} كإصدار رقم {version}.",
         },
         "rub.unchanged": {
-            "en": "Unchanged: this content is already stored as {key} version {version}.",
-            "ar": "لا تغيير: هذا المحتوى محفوظ مسبقاً كإصدار {version} من {key}.",
+            "en": "Unchanged: this content is already stored as {rubric} version {version}.",
+            "ar": "لا تغيير: هذا المحتوى محفوظ مسبقاً كإصدار {version} من {rubric}.",
         },
         "rub.too_big": {
             "en": "The file is larger than {n} bytes.",
@@ -155,7 +155,7 @@ with tab_edit:
                 clear_dashboard_cache()
                 message = "rub.created" if created else "rub.unchanged"
                 (st.success if created else st.info)(
-                    viewer.t(message, key=md(key), version=fmt_number(number, loc, 0))
+                    viewer.t(message, rubric=md(key), version=fmt_number(number, loc, 0))
                 )
 
 with db_session() as session:

@@ -113,6 +113,9 @@ def listing(values: list[str]) -> str:
     return ", ".join(values) if values else viewer.t("smp.all")
 
 
+flash = st.session_state.pop("smp.flash", None)
+if flash:
+    st.success(flash)
 st.subheader(viewer.t("smp.rules"), anchor=False)
 if rule_rows:
     st.dataframe(
@@ -191,7 +194,8 @@ with st.expander(viewer.t("smp.edit"), expanded=not rule_rows):
         except ServiceError as exc:
             st.error(md(exc))
         else:
-            st.success(viewer.t("smp.saved"))
+            st.session_state["smp.flash"] = viewer.t("smp.saved")
+            st.rerun()  # the rules table and the fill form must list the saved rule
 
 # ---------------------------------------------------------------------------- fill
 st.subheader(viewer.t("smp.fill"), anchor=False)
