@@ -198,23 +198,11 @@ def _review_where(f: DashboardFilter, tz: ZoneInfo) -> list[ColumnElement[bool]]
 
 def _answer_where(f: DashboardFilter, tz: ZoneInfo) -> list[ColumnElement[bool]]:
     start, end = f.bounds(tz)
-    conditions: list[ColumnElement[bool]] = [
+    return [
         ReviewAnswer.submitted == True,  # noqa: E712  (``= 1`` keeps SQLite on the index)
         ReviewAnswer.interaction_at >= start,
         ReviewAnswer.interaction_at < end,
     ]
-    if f.team_ids:
-        conditions.append(ReviewAnswer.team_id.in_(f.team_ids))
-    interactions = _interaction_filter(f)
-    if interactions is not None:
-        reviews = select(Review.id).where(
-            Review.status == ReviewStatus.submitted.value,
-            Review.interaction_at >= start,
-            Review.interaction_at < end,
-            Review.interaction_id.in_(interactions),
-        )
-        conditions.append(ReviewAnswer.review_id.in_(reviews))
-    return conditions
 
 
 def _num(value: Any) -> float | None:
@@ -343,16 +331,29 @@ def by_criterion(
     ids = criterion_ids(session)
     if not ids:
         return []
-    rows = session.execute(
-        select(
-            ReviewAnswer.criterion_id,
-            func.count(ReviewAnswer.pct),
-            func.count() - func.count(ReviewAnswer.pct),
-            func.avg(ReviewAnswer.pct),
+    query = select(
+        ReviewAnswer.criterion_id,
+        func.count(ReviewAnswer.pct),
+        func.count() - func.count(ReviewAnswer.pct),
+        func.avg(ReviewAnswer.pct),
+    )
+    if f.team_ids or f.channels or f.languages:
+        # Drive from the matching reviews (team, channel and language live on
+        # reviews and interactions, not on answers) and fetch their answers by
+        # review id; left to itself SQLite walks the criterion index and reads
+        # every answer's row to test the filter (measured 5-10 s at 1M answers).
+        # DISTINCT (a no-op on ids) stops SQLite flattening the subquery, which is
+        # what makes it drive the join from the reviews.
+        reviews = select(Review.id).where(*_review_where(f, tz)).distinct().subquery()
+        query = (
+            query.select_from(reviews)
+            .join(ReviewAnswer, ReviewAnswer.review_id == reviews.c.id)
+            .where(ReviewAnswer.submitted == True)  # noqa: E712
         )
-        .where(*_answer_where(f, tz), ReviewAnswer.criterion_id.in_(ids))
-        .group_by(ReviewAnswer.criterion_id)
-        .order_by(ReviewAnswer.criterion_id)
+    else:
+        query = query.where(*_answer_where(f, tz), ReviewAnswer.criterion_id.in_(ids))
+    rows = session.execute(
+        query.group_by(ReviewAnswer.criterion_id).order_by(ReviewAnswer.criterion_id)
     ).all()
     return [
         CriterionRow(criterion_id=r[0], answers=int(r[1]), na=int(r[2]), avg_pct=_num(r[3]))
