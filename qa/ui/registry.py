@@ -171,6 +171,58 @@ PAGES += [
     ),
 ]
 
+# ---- QA lead and admin pages (ui-lead) ------------------------------------------------
+register(
+    {
+        "nav.group.lead": {"en": "Quality management", "ar": "إدارة الجودة"},
+        "nav.group.admin": {"en": "Administration", "ar": "الإدارة"},
+        "nav.lead_dashboard": {"en": "Team dashboard", "ar": "لوحة الفريق"},
+        "nav.lead_rubrics": {"en": "Rubrics", "ar": "نماذج التقييم"},
+        "nav.lead_import": {"en": "Import interactions", "ar": "استيراد التفاعلات"},
+        "nav.lead_sampling": {"en": "Sampling and queues", "ar": "العينات وقوائم المراجعة"},
+        "nav.admin_users": {"en": "Users and teams", "ar": "المستخدمون والفرق"},
+    }
+)
+DASHBOARD_READERS = LEADS | {Role.trainer.value}
+ADMINS = frozenset({Role.admin.value})
+PAGES += [
+    PageSpec(
+        "team-dashboard",
+        "lead_dashboard.py",
+        "nav.lead_dashboard",
+        ":material/monitoring:",
+        DASHBOARD_READERS,
+        "nav.group.lead",
+    ),
+    PageSpec(
+        "rubrics", "lead_rubrics.py", "nav.lead_rubrics", ":material/rule:", LEADS, "nav.group.lead"
+    ),
+    PageSpec(
+        "import",
+        "lead_import.py",
+        "nav.lead_import",
+        ":material/upload_file:",
+        LEADS,
+        "nav.group.lead",
+    ),
+    PageSpec(
+        "sampling",
+        "lead_sampling.py",
+        "nav.lead_sampling",
+        ":material/playlist_add_check:",
+        LEADS,
+        "nav.group.lead",
+    ),
+    PageSpec(
+        "users",
+        "admin_users.py",
+        "nav.admin_users",
+        ":material/manage_accounts:",
+        ADMINS,
+        "nav.group.admin",
+    ),
+]
+
 
 def pages_for(role: str) -> list[PageSpec]:
     return [p for p in PAGES if role in p.roles]
