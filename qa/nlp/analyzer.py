@@ -85,6 +85,8 @@ from qa.nlp.types import (
 
 #: spaCy's default caches 10,000 chunks, which halves throughput on varied text.
 TOKENIZER_CACHE_SIZE = 1_000_000
+#: Rebuild a cached analyzer once its vocabulary holds this many words.
+MAX_VOCAB = 2_000_000
 #: Turns are joined with this; it becomes a whitespace token no pattern contains.
 SEPARATOR = "\n\n"
 #: Only the last words of a phrase get inflected alternatives (keeps variants small).
@@ -301,7 +303,7 @@ class Analyzer:
         flags = self._flags(turn_list)
         findings = _findings(turn_list, flags)
         hold_rules = self._hold_rules
-        holds = tuple(sorted({f.turn for f in flags if f.rule in hold_rules}))
+        holds = tuple(sorted({f[5] for f in flags if f[0] in hold_rules}))  # turn, rule
         return Analysis(self.lang, channel, self.version, tuple(flags), tuple(findings), holds)
 
     def flag_text(self, text: str, speaker: str = "agent") -> list[Flag]:
@@ -340,7 +342,20 @@ class Analyzer:
                 extra_matches = True
         if not matches:
             return []
+        return self._post(doc, matches, extra_matches, turns, texts, turn_of, bases, joined)
 
+    def _post(
+        self,
+        doc: Doc,
+        matches: list[tuple[int, int, int]],
+        extra_matches: bool,
+        turns: Sequence[Turn],
+        texts: list[str],
+        turn_of: list[int],
+        bases: list[int],
+        joined: str,
+    ) -> list[Flag]:
+        """Matches -> flags: speaker filter, overlaps, negation, quotes, offsets."""
         rules = self._rules
         anchors = self._anchors
         speakers = [turns[i].speaker == "customer" for i in turn_of]
@@ -610,12 +625,14 @@ def _findings(turns: Sequence[Turn], flags: Sequence[Flag]) -> list[Finding]:
     by_turn: dict[int, set[str]] = {}
     frustrated: dict[int, list[Flag]] = {}
     for f in flags:
-        behaviours = by_turn.get(f.turn)
+        turn = f[5]  # Flag.turn; plain indexing is the fastest NamedTuple access
+        behaviour = f[1]
+        behaviours = by_turn.get(turn)
         if behaviours is None:
-            behaviours = by_turn[f.turn] = set()
-        behaviours.add(f.behavior)
-        if f.behavior == CUSTOMER_FRUSTRATION:
-            frustrated.setdefault(f.turn, []).append(f)
+            behaviours = by_turn[turn] = set()
+        behaviours.add(behaviour)
+        if behaviour == CUSTOMER_FRUSTRATION:
+            frustrated.setdefault(turn, []).append(f)
 
     def seen(behaviour: str, indices: Iterable[int]) -> bool:
         return any(behaviour in by_turn.get(i, _EMPTY) for i in indices)
@@ -688,12 +705,18 @@ def get_lexicon(lang: str, lexicon_dir: Path | str | None = None) -> Lexicon:
 
 
 def get_analyzer(lang: str, lexicon_dir: Path | str | None = None) -> Analyzer:
-    """The shared analyzer for ``lang``, keyed by (lang, lexicon version)."""
+    """The shared analyzer for ``lang``, keyed by (lang, lexicon version).
+
+    spaCy never forgets a word it has seen (that is what makes per-word
+    normalisation free), so a long-running service would grow without bound on
+    names, numbers and typos; past :data:`MAX_VOCAB` words the analyzer is
+    rebuilt from scratch (well under a second).
+    """
     lexicon = get_lexicon(lang, lexicon_dir)
     key = (lang, lexicon.version)
     with _LOCK:
         analyzer = _ANALYZERS.get(key)
-        if analyzer is None:
+        if analyzer is None or len(analyzer.nlp.vocab) > MAX_VOCAB:
             analyzer = Analyzer(lexicon)
             _ANALYZERS[key] = analyzer
     return analyzer

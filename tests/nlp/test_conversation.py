@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import pytest
 
 from qa.models import Speaker
-from qa.nlp.analyzer import Analyzer, analyze
-from qa.nlp.types import Turn, TurnError
+from qa.nlp import analyzer as analyzer_module
+from qa.nlp.analyzer import Analyzer, analyze, get_analyzer
+from qa.nlp.types import Flag, Turn, TurnError, coerce_turns
 
 
 def A(text: str) -> dict:
@@ -213,3 +214,22 @@ def test_module_level_analyze_uses_cached_analyzer(en: Analyzer) -> None:
     a = analyze([A("Hello")], "email", "en")
     assert a.lexicon_version == en.version
     assert a.to_dict()["flags"][0]["behavior"] == "greeting"
+
+
+def test_flag_tuple_layout_is_stable() -> None:
+    # the analyser reads flags by position on its hot path
+    assert Flag._fields[:6] == ("rule", "behavior", "polarity", "criterion", "severity", "turn")
+
+
+def test_nan_times_are_missing(en: Analyzer) -> None:
+    (turn,) = coerce_turns([{"speaker": "agent", "text": "hi", "start": float("nan"), "end": 2}])
+    assert turn.start is None and turn.end == 2.0
+
+
+def test_oversized_vocabulary_rebuilds_the_analyzer(monkeypatch: pytest.MonkeyPatch) -> None:
+    first = get_analyzer("en")
+    monkeypatch.setattr(analyzer_module, "MAX_VOCAB", 10)
+    second = get_analyzer("en")
+    assert second is not first and second.version == first.version
+    monkeypatch.setattr(analyzer_module, "MAX_VOCAB", 10**9)
+    assert get_analyzer("en") is second
