@@ -113,3 +113,17 @@ def test_lexicon_dir_extends_matching(tmp_path: Path) -> None:
     code, out, _ = run('{"text": "Welcome to Acme Land!"}\n', "--lexicon-dir", str(tmp_path))
     assert code == 0
     assert {f["rule"] for f in out[0]["flags"]} >= {"en.greeting.acme"}
+
+
+def test_lexicon_dir_from_app_settings_in_context(tmp_path: Path) -> None:
+    from qa.config import Settings
+
+    (tmp_path / "en.yaml").write_text(
+        "lang: en\nversion: s1\nrules:\n  - id: en.greeting.settings\n    behavior: greeting\n"
+        "    polarity: use\n    phrases: [howdy partner]\n",
+        encoding="utf-8",
+    )
+    settings = Settings(lexicon_dir=tmp_path)
+    result = CliRunner().invoke(flag, [], input=b'{"text": "Howdy partner"}\n', obj=settings)
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["flags"][0]["rule"] == "en.greeting.settings"
