@@ -606,7 +606,8 @@ def _key_pattern_token(tok: dict[str, Any], key: Any) -> dict[str, Any]:
 
 
 def _spans(flags: Iterable[Flag]) -> tuple[EvidenceSpan, ...]:
-    return tuple(EvidenceSpan(f.turn, f.start, f.end, f.text, f.rule) for f in flags)
+    make = tuple.__new__
+    return tuple(make(EvidenceSpan, (f[5], f[6], f[7], f[8], f[0])) for f in flags)
 
 
 def _fmt_turns(indices: Sequence[int]) -> str:

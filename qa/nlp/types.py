@@ -124,8 +124,7 @@ class EvidenceSpan(NamedTuple):
         return self._asdict()
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+class Finding(NamedTuple):
     """A whole-interaction observation; ``why`` is the explanation shown to reviewers."""
 
     id: str

@@ -218,7 +218,17 @@ def test_module_level_analyze_uses_cached_analyzer(en: Analyzer) -> None:
 
 def test_flag_tuple_layout_is_stable() -> None:
     # the analyser reads flags by position on its hot path
-    assert Flag._fields[:6] == ("rule", "behavior", "polarity", "criterion", "severity", "turn")
+    assert Flag._fields[:9] == (
+        "rule",
+        "behavior",
+        "polarity",
+        "criterion",
+        "severity",
+        "turn",
+        "start",
+        "end",
+        "text",
+    )
 
 
 def test_nan_times_are_missing(en: Analyzer) -> None:
