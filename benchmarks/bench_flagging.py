@@ -239,8 +239,12 @@ def _tashkeel(word: str, rng: random.Random) -> str:
     return word
 
 
-def make_transcripts(n: int, seed: int = 7) -> list[Transcript]:
-    """N deterministic synthetic call transcripts of ~400 words."""
+def make_transcripts(n: int, seed: int = 7, density: float = 0.12) -> list[Transcript]:
+    """N deterministic synthetic call transcripts of ~400 words.
+
+    ``density`` is the chance that the next fragment is a lexicon phrase rather
+    than a filler word (0.12 gives ~43 flags per transcript).
+    """
     rng = random.Random(seed)
     lex = {lang: get_lexicon(lang) for lang in ("en", "ar")}
     agent_phr = {lang: _phrases(lex[lang], {"use", "avoid"}) for lang in lex}
@@ -259,7 +263,7 @@ def make_transcripts(n: int, seed: int = 7) -> list[Transcript]:
             target = rng.randint(8, 24)
             count = 0
             while count < target:
-                if rng.random() < 0.12:
+                if rng.random() < density:
                     pool = agent_phr[lang] if speaker == "agent" else cust_phr[lang]
                     phrase = rng.choice(pool)
                     if lang == "ar":
@@ -407,13 +411,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=10_000, help="number of transcripts")
     ap.add_argument("--processes", type=int, default=1, help="also run a worker pool")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument(
+        "--density", type=float, default=0.12, help="share of fragments that are lexicon phrases"
+    )
     args = ap.parse_args(argv)
 
     t0 = time.perf_counter()
     for lang in ("en", "ar"):
         get_analyzer(lang)
     print(f"build analyzers: {time.perf_counter() - t0:.2f}s")
-    data = make_transcripts(args.n, args.seed)
+    data = make_transcripts(args.n, args.seed, args.density)
     words = sum(len(t["text"].split()) for _, turns in data for t in turns)
     ar = sum(1 for lang, _ in data if lang == "ar")
     print(f"transcripts: {len(data)} ({ar} Arabic), {words / len(data):.0f} words each on average")

@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import Any
 
 import spacy
-from spacy.attrs import NORM
+from spacy.attrs import IDX, NORM
 from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc
 from spacy.util import compile_infix_regex, compile_suffix_regex
@@ -359,16 +359,14 @@ class Analyzer:
         rules = self._rules
         anchors = self._anchors
         speakers = [turns[i].speaker == "customer" for i in turn_of]
-        n_tokens = len(doc)
-        idx: dict[int, int] = {n_tokens: len(joined)}  # token -> char offset, as needed
+        idx = doc.to_array(IDX).tolist()  # token -> char offset (one C call)
+        idx.append(len(joined))  # sentinel: one past the last token
         cands: list[_Cand] = []
         for match_id, s, e in matches:
             if match_id in anchors:
                 continue
             comp = rules[match_id]
-            cs = idx.get(s)
-            if cs is None:
-                cs = idx[s] = doc[s].idx
+            cs = idx[s]
             k = bisect_right(bases, cs) - 1
             if comp.cue is speakers[k]:
                 cands.append((s, e, comp.rule.id, k, comp))
@@ -389,9 +387,7 @@ class Analyzer:
             text = texts[k]
             start = idx[s] - base
             # a token never ends in a space; only a single " " can follow it
-            ce = idx.get(e)
-            if ce is None:
-                ce = idx[e] = doc[e].idx
+            ce = idx[e]
             end = ce - base
             if joined[ce - 1] == " ":
                 end -= 1
