@@ -279,7 +279,13 @@ class Analyzer:
                 except (ValueError, KeyError, TypeError) as exc:
                     self._fail(rule, "lexicon.bad_pattern", f"invalid token pattern {k}: {exc}")
 
-        self._cue_norms = frozenset(vocab.strings.add(key(c)) for c in cues)
+        # Negation cues are found by the same PhraseMatcher pass (in C) instead of
+        # inspecting the tokens before every negatable match.
+        self._neg_key = vocab.strings.add("\x00negation")
+        cue_docs = [Doc(vocab, words=[key(c)]) for c in cues if key(c)]
+        for d in cue_docs:
+            d[0].norm_ = d[0].text
+        self.phrase_matcher.add("\x00negation", cue_docs)
         self._window = lexicon.negation.window
         self._hold_rules = frozenset(r.id for r in lexicon.rules if r.hold_announcement)
         self._lock = threading.Lock()
@@ -361,8 +367,13 @@ class Analyzer:
         speakers = [turns[i].speaker == "customer" for i in turn_of]
         idx = doc.to_array(IDX).tolist()  # token -> char offset (one C call)
         idx.append(len(joined))  # sentinel: one past the last token
+        neg_key = self._neg_key
+        negations: set[int] = set()  # token positions of negation cues
         cands: list[_Cand] = []
         for match_id, s, e in matches:
+            if match_id == neg_key:
+                negations.add(s)
+                continue
             if match_id in anchors:
                 continue
             comp = rules[match_id]
@@ -381,7 +392,7 @@ class Analyzer:
         quoted: dict[int, list[tuple[int, int]]] = {}
         make = tuple.__new__  # Flag is a NamedTuple: skip its Python-level __new__
         for s, e, _rid, k, comp in cands:
-            if comp.negatable and self._negated(doc, s):
+            if comp.negatable and negations and self._negated(doc, s, negations):
                 continue
             base = bases[k]
             text = texts[k]
@@ -437,14 +448,11 @@ class Analyzer:
             extra.extend((m, s + a, s + b) for m, a, b in matcher(doc[s : s + length]))
         return list(matches) + extra if extra else matches
 
-    def _negated(self, doc: Doc, start: int) -> bool:
-        cues = self._cue_norms
+    def _negated(self, doc: Doc, start: int, negations: set[int]) -> bool:
+        """A negation cue within the window before ``start``, with no punctuation between."""
         for j in range(start - 1, max(start - self._window, 0) - 1, -1):
-            tok = doc[j]
-            if tok.norm in cues:
-                return True
-            if tok.is_punct or tok.is_space:
-                return False
+            if j in negations:
+                return not any(doc[i].is_punct or doc[i].is_space for i in range(j + 1, start))
         return False
 
 
