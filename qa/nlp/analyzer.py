@@ -377,10 +377,9 @@ class Analyzer:
             if match_id in anchors:
                 continue
             comp = rules[match_id]
-            cs = idx[s]
-            k = bisect_right(bases, cs) - 1
+            k = bisect_right(bases, idx[s]) - 1
             if comp.cue is speakers[k]:
-                cands.append((s, e, comp.rule.id, k, comp))
+                cands.append((s, e, comp.head[0], k, comp))
         if not cands:
             return []
         cands.sort()
@@ -619,6 +618,7 @@ def _fmt_turns(indices: Sequence[int]) -> str:
 
 
 _EMPTY: frozenset[str] = frozenset()
+_make = tuple.__new__  # NamedTuple construction without the Python-level __new__
 _EMPATHY = frozenset({"empathy", "apology"})
 
 
@@ -686,7 +686,7 @@ def _findings(turns: Sequence[Turn], flags: Sequence[Flag]) -> list[Finding]:
                 f"The customer expressed frustration in turn {turn} ({quoted}) and no agent "
                 f"turn followed it."
             )
-        out.append(Finding(MISSING_EMPATHY_AFTER_FRUSTRATION, why, turn, _spans(cues)))
+        out.append(_make(Finding, (MISSING_EMPATHY_AFTER_FRUSTRATION, why, turn, _spans(cues))))
     return out
 
 
