@@ -340,12 +340,14 @@ def _init_worker() -> None:
         _WORKER[lang] = get_analyzer(lang)
 
 
-def _work(chunk: list[Transcript]) -> list[list[tuple[str, int, int, int]]]:
+def _work(chunk: list[Transcript]) -> tuple[list[list[tuple[str, int, int, int]]], float]:
+    """Flags as plain (rule, turn, start, end) tuples, plus the CPU time spent."""
+    c0 = time.process_time()
     out = []
     for lang, turns in chunk:
         analysis = _WORKER[lang].analyze(turns, "call", lang)
         out.append([(f.rule, f.turn, f.start, f.end) for f in analysis.flags])
-    return out
+    return out, time.process_time() - c0
 
 
 def _ready(_: int) -> bool:
@@ -397,15 +399,19 @@ def run_interleaved(data: list[Transcript], block: int = 100) -> dict[str, float
     return r
 
 
-def run_pool(data: list[Transcript], processes: int, chunk: int = 64) -> tuple[float, int]:
+def run_pool(data: list[Transcript], processes: int, chunk: int = 64) -> tuple[float, int, float]:
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     chunks = [data[i : i + chunk] for i in range(0, len(data), chunk)]
     with ctx.Pool(processes, initializer=_init_worker) as pool:
         pool.map(_ready, range(processes * 4))  # workers built their analyzers
         t0 = time.perf_counter()
-        flags = sum(len(f) for res in pool.imap(_work, chunks) for f in res)
+        flags = 0
+        cpu = 0.0
+        for res, used in pool.imap(_work, chunks):
+            flags += sum(len(f) for f in res)
+            cpu += used
         elapsed = time.perf_counter() - t0
-    return elapsed, flags
+    return elapsed, flags, cpu
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -439,7 +445,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"baseline: {b_rate:.1f} transcripts/s ({int(r['b_flags'])} flags; {b_cpu:.1f}/s of CPU)")
     print(f"ratio: {a_rate / b_rate:.2f} (goal >= 0.5); by CPU time: {a_cpu / b_cpu:.2f}")
     if args.processes > 1:
-        p_time, p_flags = run_pool(data, args.processes)
+        p_time, p_flags, p_cpu = run_pool(data, args.processes)
         p_rate = len(data) / p_time
         # re-measure the one-process baseline right after the pool, so that a change
         # in the machine's load between the two does not decide the comparison
@@ -449,6 +455,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"baseline re-measured: {len(data) / b2_time:.1f} transcripts/s")
         print(f"pool ratio: {p_rate / b_ref:.2f} of one-process baseline (goal >= 0.9)")
         print(f"pool speed-up over one analyser process: {p_rate / a_rate:.2f}x")
+        print(
+            f"pool workers' CPU: {n / p_cpu:.1f} transcripts/s of CPU "
+            f"(one process: {a_cpu:.1f}); cores actually obtained: {p_cpu / p_time:.2f}"
+        )
     return 0
 
 
