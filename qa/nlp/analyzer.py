@@ -85,6 +85,8 @@ from qa.nlp.types import (
 
 #: spaCy's default caches 10,000 chunks, which halves throughput on varied text.
 TOKENIZER_CACHE_SIZE = 1_000_000
+#: Rebuild a cached analyzer once its vocabulary holds this many words.
+MAX_VOCAB = 2_000_000
 #: Turns are joined with this; it becomes a whitespace token no pattern contains.
 SEPARATOR = "\n\n"
 #: Only the last words of a phrase get inflected alternatives (keeps variants small).
@@ -111,6 +113,11 @@ class _Compiled:
     rule: Rule
     use: bool
     cue: bool
+    negatable: bool
+    behavior: str
+    #: Flag fields before (rule .. severity) and after (suggestion, tip) the location
+    head: tuple[str, str, str, str | None, str]
+    tail: tuple[str | None, str | None]
 
 
 def _blank(lang: str) -> spacy.language.Language:
@@ -123,13 +130,26 @@ def _blank(lang: str) -> spacy.language.Language:
     tok.suffix_search = compile_suffix_regex(
         list(nlp.Defaults.suffixes or []) + _EXTRA_SUFFIXES
     ).search
+    rules = dict(tok.rules or {})
+    # Special cases that contain affix characters (emoticons, "a.m.", "u.", "'s")
+    # are applied by a second matcher pass over every doc (~25% of tokenising
+    # time). They never help phrase matching ("thank u." should end in "u" + "."),
+    # so they are dropped; whole-word contractions (I'm, can't, dont) stay.
+    rules = {
+        orth: subs
+        for orth, subs in rules.items()
+        if not (
+            " " in orth or tok.find_prefix(orth) or tok.find_suffix(orth) or tok.find_infix(orth)
+        )
+    }
     if lang == "ar":
         # spaCy's Arabic exceptions expand classical abbreviations ("أنا" -> "أنبأنا",
         # "نا" -> "أخبرنا"): wrong for modern speech, so keep the splits, drop the norms.
-        tok.rules = {
+        rules = {
             orth: [{k: v for k, v in sub.items() if k != NORM} for sub in subs]
-            for orth, subs in (tok.rules or {}).items()
+            for orth, subs in rules.items()
         }
+    tok.rules = rules
     return nlp
 
 
@@ -200,10 +220,17 @@ class Analyzer:
         self.phrase_matcher = PhraseMatcher(vocab, attr="NORM")
         self.matcher: Matcher | None = None  # patterns without a literal first token
         self.anchored_matcher: Matcher | None = None
-        self._anchors: dict[int, int] = {}  # anchor match id -> pattern length
+        # anchor match id -> (pattern length, [(offset, allowed NORM hashes)])
+        self._anchors: dict[int, tuple[int, list[tuple[int, frozenset[int]]]]] = {}
         for rule in lexicon.rules:
             self._rules[vocab.strings.add(rule.id)] = _Compiled(
-                rule, rule.polarity == "use", rule.polarity == "cue"
+                rule,
+                rule.polarity == "use",
+                rule.polarity == "cue",
+                rule.negatable,
+                rule.behavior,
+                (rule.id, rule.behavior, rule.polarity, rule.criterion, rule.severity),
+                (rule.suggestion, rule.coaching_tip),
             )
             docs: list[Doc] = []
             for i in range(len(rule.phrases)):
@@ -241,7 +268,10 @@ class Analyzer:
                         self.phrase_matcher.add(
                             anchor_key, [Doc(vocab, words=list(w)) for w in anchor]
                         )
-                        self._anchors[vocab.strings.add(anchor_key)] = len(keyed)
+                        self._anchors[vocab.strings.add(anchor_key)] = (
+                            len(keyed),
+                            _literal_checks(keyed, len(anchor[0]), vocab),
+                        )
                     else:
                         if self.matcher is None:
                             self.matcher = Matcher(vocab, validate=True)
@@ -249,7 +279,13 @@ class Analyzer:
                 except (ValueError, KeyError, TypeError) as exc:
                     self._fail(rule, "lexicon.bad_pattern", f"invalid token pattern {k}: {exc}")
 
-        self._cue_norms = frozenset(vocab.strings.add(key(c)) for c in cues)
+        # Negation cues are found by the same PhraseMatcher pass (in C) instead of
+        # inspecting the tokens before every negatable match.
+        self._neg_key = vocab.strings.add("\x00negation")
+        cue_docs = [Doc(vocab, words=[key(c)]) for c in cues if key(c)]
+        for d in cue_docs:
+            d[0].norm_ = d[0].text
+        self.phrase_matcher.add("\x00negation", cue_docs)
         self._window = lexicon.negation.window
         self._hold_rules = frozenset(r.id for r in lexicon.rules if r.hold_announcement)
         self._lock = threading.Lock()
@@ -273,7 +309,7 @@ class Analyzer:
         flags = self._flags(turn_list)
         findings = _findings(turn_list, flags)
         hold_rules = self._hold_rules
-        holds = tuple(sorted({f.turn for f in flags if f.rule in hold_rules}))
+        holds = tuple(sorted({f[5] for f in flags if f[0] in hold_rules}))  # turn, rule
         return Analysis(self.lang, channel, self.version, tuple(flags), tuple(findings), holds)
 
     def flag_text(self, text: str, speaker: str = "agent") -> list[Flag]:
@@ -302,50 +338,78 @@ class Analyzer:
         with self._lock:
             doc = self.nlp.make_doc(joined)
             matches = self.phrase_matcher(doc)
+            extra_matches = False  # pattern matches may repeat a phrase match
             if self._anchors:
+                n_before = len(matches)
                 matches = self._with_patterns(doc, matches)
+                extra_matches = len(matches) != n_before
             if self.matcher is not None:
                 matches = list(matches) + list(self.matcher(doc))
+                extra_matches = True
         if not matches:
             return []
+        return self._post(doc, matches, extra_matches, turns, texts, turn_of, bases, joined)
 
-        idx = doc.to_array(IDX).tolist()
-        idx.append(len(joined))  # sentinel: one past the last token
+    def _post(
+        self,
+        doc: Doc,
+        matches: list[tuple[int, int, int]],
+        extra_matches: bool,
+        turns: Sequence[Turn],
+        texts: list[str],
+        turn_of: list[int],
+        bases: list[int],
+        joined: str,
+    ) -> list[Flag]:
+        """Matches -> flags: speaker filter, overlaps, negation, quotes, offsets."""
         rules = self._rules
         anchors = self._anchors
+        speakers = [turns[i].speaker == "customer" for i in turn_of]
+        idx = doc.to_array(IDX).tolist()  # token -> char offset (one C call)
+        idx.append(len(joined))  # sentinel: one past the last token
+        neg_key = self._neg_key
+        negations: set[int] = set()  # token positions of negation cues
         cands: list[_Cand] = []
-        seen: set[tuple[int, int, int]] = set()
-        for m in matches:
-            if m in seen:
+        for match_id, s, e in matches:
+            if match_id == neg_key:
+                negations.add(s)
                 continue
-            seen.add(m)
-            match_id, s, e = m
             if match_id in anchors:
                 continue
             comp = rules[match_id]
             k = bisect_right(bases, idx[s]) - 1
-            if comp.cue != (turns[turn_of[k]].speaker == "customer"):
-                continue
-            cands.append((s, e, k, comp))
+            if comp.cue is speakers[k]:
+                cands.append((s, e, comp.head[0], k, comp))
         if not cands:
             return []
-        cands.sort(key=_cand_order)
+        cands.sort()
+        if extra_matches:
+            cands = [c for i, c in enumerate(cands) if i == 0 or c[:3] != cands[i - 1][:3]]
         cands = _resolve_overlaps(cands)
 
         flags: list[Flag] = []
         quoted: dict[int, list[tuple[int, int]]] = {}
-        for s, e, k, comp in cands:
-            rule = comp.rule
-            if rule.negatable and self._negated(doc, s):
+        make = tuple.__new__  # Flag is a NamedTuple: skip its Python-level __new__
+        for s, e, _rid, k, comp in cands:
+            if comp.negatable and negations and self._negated(doc, s, negations):
                 continue
             base = bases[k]
             text = texts[k]
             start = idx[s] - base
             # a token never ends in a space; only a single " " can follow it
-            end = idx[e] - base
-            if joined[idx[e] - 1] == " ":
+            ce = idx[e]
+            end = ce - base
+            if joined[ce - 1] == " ":
                 end -= 1
-            if not text.isascii():
+            if text.isascii():
+                spans = None
+                if '"' in text:
+                    spans = quoted.get(k)
+                    if spans is None:
+                        spans = quoted[k] = [
+                            (q.start(), q.end()) for q in _QUOTED_RE.finditer(text)
+                        ]
+            else:
                 while start < end and text[start] in FORMAT_CHARS:
                     start += 1
                 while end > start and text[end - 1] in FORMAT_CHARS:
@@ -353,29 +417,11 @@ class Analyzer:
                 spans = quoted.get(k)
                 if spans is None:
                     spans = quoted[k] = [(q.start(), q.end()) for q in _QUOTED_RE.finditer(text)]
-            elif '"' in text:
-                spans = quoted.get(k)
-                if spans is None:
-                    spans = quoted[k] = [(q.start(), q.end()) for q in _QUOTED_RE.finditer(text)]
-            else:
-                spans = None
             if spans and any(qs < start and end < qe for qs, qe in spans):
                 continue
             t = turn_of[k]
             flags.append(
-                Flag(
-                    rule.id,
-                    rule.behavior,
-                    rule.polarity,
-                    rule.criterion,
-                    rule.severity,
-                    t,
-                    start,
-                    end,
-                    turns[t].text[start:end],
-                    rule.suggestion,
-                    rule.coaching_tip,
-                )
+                make(Flag, (*comp.head, t, start, end, turns[t].text[start:end], *comp.tail))
             )
         return flags
 
@@ -388,28 +434,29 @@ class Analyzer:
         done: set[int] = set()
         n = len(doc)
         for match_id, s, _e in matches:
-            length = anchors.get(match_id)
-            if length is not None and s not in done:
-                done.add(s)
-                extra.extend((m, s + a, s + b) for m, a, b in matcher(doc[s : min(n, s + length)]))
+            spec = anchors.get(match_id)
+            if spec is None or s in done:
+                continue
+            done.add(s)
+            length, checks = spec
+            if s + length > n:
+                continue
+            # cheap literal checks first; the Matcher call costs ~100x more
+            if any(doc[s + off].norm not in allowed for off, allowed in checks):
+                continue
+            extra.extend((m, s + a, s + b) for m, a, b in matcher(doc[s : s + length]))
         return list(matches) + extra if extra else matches
 
-    def _negated(self, doc: Doc, start: int) -> bool:
-        cues = self._cue_norms
+    def _negated(self, doc: Doc, start: int, negations: set[int]) -> bool:
+        """A negation cue within the window before ``start``, with no punctuation between."""
         for j in range(start - 1, max(start - self._window, 0) - 1, -1):
-            tok = doc[j]
-            if tok.is_punct or tok.is_space:
-                return False
-            if tok.norm in cues:
-                return True
+            if j in negations:
+                return not any(doc[i].is_punct or doc[i].is_space for i in range(j + 1, start))
         return False
 
 
-_Cand = tuple[int, int, int, _Compiled]
-
-
-def _cand_order(c: _Cand) -> tuple[int, int, str]:
-    return (c[0], c[1], c[3].rule.id)
+#: (token start, token end, rule id, piece index, compiled rule); sorts naturally.
+_Cand = tuple[int, int, str, int, _Compiled]
 
 
 def _resolve_overlaps(cands: list[_Cand]) -> list[_Cand]:
@@ -421,17 +468,49 @@ def _resolve_overlaps(cands: list[_Cand]) -> list[_Cand]:
     * Overlapping matches of one behaviour count once: the longest is kept
       ("so sorry" / "sorry about that" in one sentence is one apology).
 
-    Most transcripts have no overlapping matches at all; that case is O(n).
+    Only clusters of overlapping candidates need work; isolated ones (most of
+    them) pass straight through.
     """
-    prev_end = -1
+    out: list[_Cand] = []
+    cluster: list[_Cand] = []
+    cluster_end = -1
     for c in cands:
-        if c[0] < prev_end:
-            break
-        prev_end = c[1]
-    else:
-        return cands
+        if c[0] >= cluster_end:
+            if len(cluster) == 1:
+                out.append(cluster[0])
+            elif cluster:
+                out.extend(_resolve_cluster(cluster))
+            cluster = [c]
+            cluster_end = c[1]
+        else:
+            cluster.append(c)
+            if c[1] > cluster_end:
+                cluster_end = c[1]
+    if len(cluster) == 1:
+        out.append(cluster[0])
+    elif cluster:
+        out.extend(_resolve_cluster(cluster))
+    return out
 
-    by_length = sorted(cands, key=lambda c: c[0] - c[1])  # longest first, stable
+
+def _resolve_cluster(cluster: list[_Cand]) -> list[_Cand]:
+    if len(cluster) == 2:  # the common case, without sets
+        a, b = cluster
+        ca, cb = a[4], b[4]
+        la, lb = a[1] - a[0], b[1] - b[0]
+        if la > lb and a[0] <= b[0] and b[1] <= a[1]:
+            if not (ca.use and cb.use):
+                return [a]  # b strictly inside a
+        elif lb > la and b[0] <= a[0] and a[1] <= b[1] and not (ca.use and cb.use):
+            return [b]  # a strictly inside b
+        if ca.behavior == cb.behavior:
+            return [b] if lb > la else [a]
+        return cluster
+    return _resolve_cluster_general(cluster)
+
+
+def _resolve_cluster_general(cluster: list[_Cand]) -> list[_Cand]:
+    by_length = sorted(cluster, key=lambda c: c[0] - c[1])  # longest first, stable
     covered_any: set[int] = set()
     covered_nonuse: set[int] = set()
     taken: dict[str, set[int]] = defaultdict(set)
@@ -446,19 +525,19 @@ def _resolve_overlaps(cands: list[_Cand]) -> list[_Cand]:
         group = by_length[i:j]
         for c in group:
             span = range(c[0], c[1])
-            covered = covered_nonuse if c[3].use else covered_any
-            if covered.issuperset(span):
+            comp = c[4]
+            if (covered_nonuse if comp.use else covered_any).issuperset(span):
                 continue
-            occupied = taken[c[3].rule.behavior]
+            occupied = taken[comp.behavior]
             if occupied.isdisjoint(span):
                 occupied.update(span)
                 keep.add(id(c))
         for c in group:
             covered_any.update(range(c[0], c[1]))
-            if not c[3].use:
+            if not c[4].use:
                 covered_nonuse.update(range(c[0], c[1]))
         i = j
-    return [c for c in cands if id(c) in keep]
+    return [c for c in cluster if id(c) in keep]
 
 
 def _anchor(pattern: list[dict[str, Any]]) -> list[tuple[str, ...]]:
@@ -481,6 +560,22 @@ def _anchor(pattern: list[dict[str, Any]]) -> list[tuple[str, ...]]:
         return []
     combos = list(itertools.islice(itertools.product(*options), 64))
     return combos if len(combos) < 64 else []
+
+
+def _literal_checks(
+    pattern: list[dict[str, Any]], skip: int, vocab: Any
+) -> list[tuple[int, frozenset[int]]]:
+    """(offset, allowed NORM hashes) for literal tokens after the anchor prefix."""
+    checks: list[tuple[int, frozenset[int]]] = []
+    for off, tok in enumerate(pattern):
+        if off < skip:
+            continue
+        norm = tok.get("NORM")
+        if isinstance(norm, str):
+            checks.append((off, frozenset({vocab.strings.add(norm)})))
+        elif isinstance(norm, dict) and set(norm) == {"IN"}:
+            checks.append((off, frozenset(vocab.strings.add(x) for x in norm["IN"])))
+    return checks
 
 
 def _pattern_literals(value: Any) -> list[str]:
@@ -514,11 +609,17 @@ def _key_pattern_token(tok: dict[str, Any], key: Any) -> dict[str, Any]:
 
 
 def _spans(flags: Iterable[Flag]) -> tuple[EvidenceSpan, ...]:
-    return tuple(EvidenceSpan(f.turn, f.start, f.end, f.text, f.rule) for f in flags)
+    make = tuple.__new__
+    return tuple(make(EvidenceSpan, (f[5], f[6], f[7], f[8], f[0])) for f in flags)
 
 
 def _fmt_turns(indices: Sequence[int]) -> str:
     return ", ".join(str(i) for i in indices)
+
+
+_EMPTY: frozenset[str] = frozenset()
+_make = tuple.__new__  # NamedTuple construction without the Python-level __new__
+_EMPATHY = frozenset({"empathy", "apology"})
 
 
 def _findings(turns: Sequence[Turn], flags: Sequence[Flag]) -> list[Finding]:
@@ -526,12 +627,20 @@ def _findings(turns: Sequence[Turn], flags: Sequence[Flag]) -> list[Finding]:
     agent_turns = [i for i, t in enumerate(turns) if t.speaker == "agent"]
     if not agent_turns:
         return []
-    by_turn: dict[int, set[str]] = defaultdict(set)
+    by_turn: dict[int, set[str]] = {}
+    frustrated: dict[int, list[Flag]] = {}
     for f in flags:
-        by_turn[f.turn].add(f.behavior)
+        turn = f[5]  # Flag.turn; plain indexing is the fastest NamedTuple access
+        behaviour = f[1]
+        behaviours = by_turn.get(turn)
+        if behaviours is None:
+            behaviours = by_turn[turn] = set()
+        behaviours.add(behaviour)
+        if behaviour == CUSTOMER_FRUSTRATION:
+            frustrated.setdefault(turn, []).append(f)
 
     def seen(behaviour: str, indices: Iterable[int]) -> bool:
-        return any(behaviour in by_turn.get(i, ()) for i in indices)
+        return any(behaviour in by_turn.get(i, _EMPTY) for i in indices)
 
     out: list[Finding] = []
     opening = agent_turns[:OPENING_TURNS]
@@ -561,13 +670,10 @@ def _findings(turns: Sequence[Turn], flags: Sequence[Flag]) -> list[Finding]:
                 closing[-1],
             )
         )
-    frustrated: dict[int, list[Flag]] = defaultdict(list)
-    for f in flags:
-        if f.behavior == CUSTOMER_FRUSTRATION:
-            frustrated[f.turn].append(f)
     for turn, cues in sorted(frustrated.items()):
-        following = [a for a in agent_turns if a > turn][:EMPATHY_TURNS]
-        if seen("empathy", following) or seen("apology", following):
+        nxt = bisect_right(agent_turns, turn)
+        following = agent_turns[nxt : nxt + EMPATHY_TURNS]
+        if any(not by_turn.get(a, _EMPTY).isdisjoint(_EMPATHY) for a in following):
             continue
         quoted = "; ".join(f"“{c.text}”" for c in cues)
         if following:
@@ -580,7 +686,7 @@ def _findings(turns: Sequence[Turn], flags: Sequence[Flag]) -> list[Finding]:
                 f"The customer expressed frustration in turn {turn} ({quoted}) and no agent "
                 f"turn followed it."
             )
-        out.append(Finding(MISSING_EMPATHY_AFTER_FRUSTRATION, why, turn, _spans(cues)))
+        out.append(_make(Finding, (MISSING_EMPATHY_AFTER_FRUSTRATION, why, turn, _spans(cues))))
     return out
 
 
@@ -604,12 +710,18 @@ def get_lexicon(lang: str, lexicon_dir: Path | str | None = None) -> Lexicon:
 
 
 def get_analyzer(lang: str, lexicon_dir: Path | str | None = None) -> Analyzer:
-    """The shared analyzer for ``lang``, keyed by (lang, lexicon version)."""
+    """The shared analyzer for ``lang``, keyed by (lang, lexicon version).
+
+    spaCy never forgets a word it has seen (that is what makes per-word
+    normalisation free), so a long-running service would grow without bound on
+    names, numbers and typos; past :data:`MAX_VOCAB` words the analyzer is
+    rebuilt from scratch (well under a second).
+    """
     lexicon = get_lexicon(lang, lexicon_dir)
     key = (lang, lexicon.version)
     with _LOCK:
         analyzer = _ANALYZERS.get(key)
-        if analyzer is None:
+        if analyzer is None or len(analyzer.nlp.vocab) > MAX_VOCAB:
             analyzer = Analyzer(lexicon)
             _ANALYZERS[key] = analyzer
     return analyzer

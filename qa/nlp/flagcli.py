@@ -108,12 +108,10 @@ def flag(ctx: click.Context, file: IO[bytes], lexicon_dir: Path | None) -> None:
             get_lexicon(lang, lexicon_dir)
     except LexiconError as exc:
         raise click.ClickException(str(exc)) from exc
-    out = click.get_text_stream("stdout")
     analyzers: dict[str, Analyzer] = {}
     for lineno, raw in enumerate(file, start=1):
         try:
             result = flag_line(raw, lineno, analyzers, lexicon_dir)
         except LexiconError as exc:
             raise click.ClickException(str(exc)) from exc
-        out.write(json.dumps(result, ensure_ascii=False) + "\n")
-        out.flush()
+        click.echo(json.dumps(result, ensure_ascii=False))  # click.echo flushes

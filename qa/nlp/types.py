@@ -28,6 +28,8 @@ class Turn(NamedTuple):
 
 
 _NUMBER = (int, float)
+_SPEAKER_SET = frozenset(SPEAKERS)
+_new_turn = tuple.__new__  # NamedTuple construction without the Python-level __new__
 
 
 def _seconds(value: Any, index: int, name: str) -> float | None:
@@ -58,8 +60,9 @@ def coerce_turn(raw: Any, index: int) -> Turn:
         text = getattr(raw, "text", None)
         start = getattr(raw, "start", None)
         end = getattr(raw, "end", None)
-    speaker = getattr(speaker, "value", speaker)  # enums such as qa.models.Speaker
-    if speaker not in SPEAKERS:
+    if type(speaker) is not str:
+        speaker = getattr(speaker, "value", speaker)  # enums such as qa.models.Speaker
+    if speaker not in _SPEAKER_SET:
         raise TurnError(
             f"turn {index}: speaker must be one of {', '.join(SPEAKERS)}; got {speaker!r}"
         )
@@ -67,7 +70,15 @@ def coerce_turn(raw: Any, index: int) -> Turn:
         if not isinstance(text, str):
             raise TurnError(f"turn {index}: text must be a string, got {type(text).__name__}")
         text = str(text)
-    return Turn(speaker, text, _seconds(start, index, "start"), _seconds(end, index, "end"))
+    if start is not None and type(start) is not float:
+        start = _seconds(start, index, "start")
+    elif start != start:  # NaN -> missing
+        start = None
+    if end is not None and type(end) is not float:
+        end = _seconds(end, index, "end")
+    elif end != end:
+        end = None
+    return _new_turn(Turn, (speaker, text, start, end))
 
 
 def coerce_turns(turns: Iterable[Any]) -> list[Turn]:
@@ -113,8 +124,7 @@ class EvidenceSpan(NamedTuple):
         return self._asdict()
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+class Finding(NamedTuple):
     """A whole-interaction observation; ``why`` is the explanation shown to reviewers."""
 
     id: str

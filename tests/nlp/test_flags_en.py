@@ -36,6 +36,7 @@ AGENT_POSITIVE = [
     ("Thank you so much!", "gratitude", "Thank you so much"),
     ("thx", "gratitude", "thx"),
     ("ok ty!", "gratitude", "ty"),
+    ("ok thank u.", "gratitude", "thank u"),
     ("Let me check that for you", "ownership", "Let me check that"),
     ("I'll make sure it's fixed", "ownership", "I'll make sure"),
     ("I will personally look at it", "ownership", "I will personally"),
