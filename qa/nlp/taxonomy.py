@@ -1,36 +1,22 @@
-"""The shared behaviour / finding / metric vocabulary (fixed by the project brief).
+"""The shared behaviour / finding / metric vocabulary.
 
-Kept here as well as in the rubrics package so the NLP layer has no import-time
-dependency on rubric code; both spell the same ids and a rubric naming anything
-else is rejected by the rubric validator.
+The ids themselves live in ``rubrics.vocabulary`` (a small module with no
+dependencies) so the rubric validator and the analyser can never disagree;
+this module adds the NLP-only names.
 """
 
 from __future__ import annotations
 
 from typing import Final, Literal
 
+from rubrics.vocabulary import AVOID_BEHAVIOURS, CHANNELS, FINDINGS, USE_BEHAVIOURS
+from rubrics.vocabulary import METRICS as _METRICS
+
 Lang = Literal["en", "ar"]
 LANGS: Final[tuple[str, ...]] = ("en", "ar")
-CHANNELS: Final[tuple[str, ...]] = ("call", "chat", "email")
+
 SPEAKERS: Final[tuple[str, ...]] = ("agent", "customer", "system")
 
-USE_BEHAVIOURS: Final[frozenset[str]] = frozenset(
-    {
-        "greeting",
-        "self_introduction",
-        "courtesy",
-        "empathy",
-        "apology",
-        "gratitude",
-        "ownership",
-        "positive_language",
-        "hold_etiquette",
-        "closing",
-    }
-)
-AVOID_BEHAVIOURS: Final[frozenset[str]] = frozenset(
-    {"dismissive", "blame", "argue", "negative_language", "uncertainty", "rude"}
-)
 CUSTOMER_PREFIX: Final[str] = "customer_"
 CUSTOMER_FRUSTRATION: Final[str] = "customer_frustration"
 CUSTOMER_ESCALATION: Final[str] = "customer_escalation_request"
@@ -39,27 +25,23 @@ MISSING_GREETING: Final[str] = "missing_greeting"
 MISSING_SELF_INTRODUCTION: Final[str] = "missing_self_introduction"
 MISSING_CLOSING: Final[str] = "missing_closing"
 MISSING_EMPATHY_AFTER_FRUSTRATION: Final[str] = "missing_empathy_after_frustration"
-FINDINGS: Final[frozenset[str]] = frozenset(
-    {
-        MISSING_GREETING,
-        MISSING_SELF_INTRODUCTION,
-        MISSING_CLOSING,
-        MISSING_EMPATHY_AFTER_FRUSTRATION,
-    }
-)
 
-METRICS: Final[tuple[str, ...]] = (
-    "first_response_s",
-    "response_latency_mean_s",
-    "response_latency_p90_s",
-    "response_latency_max_s",
-    "longest_silence_s",
-    "hold_count",
-    "hold_total_s",
-    "hold_max_s",
-    "talk_ratio",
-    "overtalk_s",
-    "handle_time_s",
-    "reply_time_mean_s",
-    "reply_time_max_s",
-)
+METRICS: Final[tuple[str, ...]] = tuple(sorted(_METRICS))
+
+__all__ = [
+    "AVOID_BEHAVIOURS",
+    "CHANNELS",
+    "CUSTOMER_ESCALATION",
+    "CUSTOMER_FRUSTRATION",
+    "CUSTOMER_PREFIX",
+    "FINDINGS",
+    "LANGS",
+    "METRICS",
+    "MISSING_CLOSING",
+    "MISSING_EMPATHY_AFTER_FRUSTRATION",
+    "MISSING_GREETING",
+    "MISSING_SELF_INTRODUCTION",
+    "SPEAKERS",
+    "USE_BEHAVIOURS",
+    "Lang",
+]

@@ -140,7 +140,7 @@ def test_flag_fields(en: Analyzer) -> None:
     assert f.rule == "en.dismissive.not_my_problem"
     assert f.polarity == "avoid"
     assert f.severity == "high"
-    assert f.criterion == "professionalism"
+    assert f.criterion == "no_rude_language"
     assert f.suggestion and f.coaching_tip
     assert (f.start, f.end) == (6, 27)
 
