@@ -6,6 +6,7 @@ import streamlit as st
 
 from qa.ui.i18n import is_rtl, t
 from qa.ui.registry import pages_for
+from qa.ui.safe import md
 from qa.ui.session import current_viewer, login, logout
 
 st.set_page_config(page_title="Jawda QA", page_icon=":material/verified:", layout="wide")
@@ -37,7 +38,7 @@ for spec in pages_for(viewer.role):
         st.Page(spec.path, title=viewer.t(spec.title), icon=spec.icon, url_path=spec.url_path)
     )
 with st.sidebar:
-    st.caption(f"{viewer.display_name} · {viewer.role}")
+    st.caption(f"{md(viewer.display_name)} · {viewer.t('role.' + viewer.role)}")
     if st.button(viewer.t("logout")):
         logout()
         st.rerun()

@@ -181,11 +181,26 @@ register(
         "nav.lead_import": {"en": "Import interactions", "ar": "استيراد التفاعلات"},
         "nav.lead_sampling": {"en": "Sampling and queues", "ar": "العينات وقوائم المراجعة"},
         "nav.admin_users": {"en": "Users and teams", "ar": "المستخدمون والفرق"},
+        "nav.lead_lexicon": {"en": "Lexicon test box", "ar": "تجربة العبارات"},
+        "role.admin": {"en": "Admin", "ar": "مدير النظام"},
+        "role.qa_lead": {"en": "QA lead", "ar": "قائد الجودة"},
+        "role.reviewer": {"en": "Reviewer", "ar": "مراجع"},
+        "role.trainer": {"en": "Trainer", "ar": "مدرّب"},
+        "role.agent": {"en": "Agent", "ar": "موظف"},
     }
 )
 DASHBOARD_READERS = LEADS | {Role.trainer.value}
 ADMINS = frozenset({Role.admin.value})
+LEXICON_TESTERS = LEADS | {Role.trainer.value}
 PAGES += [
+    PageSpec(
+        "lexicon",
+        "lead_lexicon.py",
+        "nav.lead_lexicon",
+        ":material/spellcheck:",
+        LEXICON_TESTERS,
+        "nav.group.lead",
+    ),
     PageSpec(
         "team-dashboard",
         "lead_dashboard.py",

@@ -28,3 +28,11 @@ def app_db(fresh_engine: Engine, fresh_url: str) -> Iterator[str]:
     set_settings(Settings(database_url=fresh_url))
     yield fresh_url
     set_settings(None)
+
+
+@pytest.fixture
+def eng(app_db: str) -> Iterator[Engine]:
+    """An engine on the ``app_db`` database, for arranging data and checking results."""
+    engine = db.make_engine(app_db)
+    yield engine
+    engine.dispose()

@@ -7,7 +7,6 @@ which is what a hand-typed URL does; navigation hiding is not relied upon.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,13 +32,6 @@ from tests import factories as f
 PAGES = Path(__file__).resolve().parents[2] / "qa" / "ui" / "pages"
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 DENIED = "You do not have access to this page."
-
-
-@pytest.fixture
-def eng(app_db: str) -> Iterator[Engine]:
-    engine = db.make_engine(app_db)
-    yield engine
-    engine.dispose()
 
 
 def user_id(engine: Engine, username: str) -> int:

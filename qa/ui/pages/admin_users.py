@@ -67,11 +67,6 @@ register(
         "usr.col.agents": {"en": "Agents", "ar": "الموظفون"},
         "usr.yes": {"en": "yes", "ar": "نعم"},
         "usr.no": {"en": "no", "ar": "لا"},
-        "role.admin": {"en": "Admin", "ar": "مدير النظام"},
-        "role.qa_lead": {"en": "QA lead", "ar": "قائد الجودة"},
-        "role.reviewer": {"en": "Reviewer", "ar": "مراجع"},
-        "role.trainer": {"en": "Trainer", "ar": "مدرّب"},
-        "role.agent": {"en": "Agent", "ar": "موظف"},
         "language.en": {"en": "English", "ar": "الإنجليزية"},
         "language.ar": {"en": "Arabic", "ar": "العربية"},
     }
