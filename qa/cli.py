@@ -495,3 +495,8 @@ def _serve(ctx: Context, *, port: int, host: str = "127.0.0.1") -> None:
 
 def main() -> None:
     cli(prog_name="qa")
+
+
+from scorecards.cli import scorecards_group  # noqa: E402  (registered last: no import cycle)
+
+cli.add_command(scorecards_group)
