@@ -48,6 +48,7 @@ from scorecards.snapshot import CoachingItem, Evidence
 
 DEFAULT_RULES_PATH: Final[Path] = Path(__file__).with_name("coaching_rules.yaml")
 MAX_EVIDENCE: Final[int] = 3
+PLAN_ITEMS: Final[int] = 5  # coaching items printed on a scorecard
 PRIORITIES: Final[tuple[str, ...]] = ("high", "medium", "low")
 TRAINER_ROLES: Final[frozenset[str]] = frozenset(
     {Role.trainer.value, Role.qa_lead.value, Role.admin.value}
@@ -928,15 +929,43 @@ def set_status(session: Session, flag_id: int, status: str, actor: User) -> Coac
 
 
 def coaching_items(
-    flags: Iterable[CoachingFlag], rubric: Rubric, locale: str
+    flags: Iterable[CoachingFlag],
+    rubric: Rubric,
+    locale: str,
+    *,
+    rules: CoachingRules | None = None,
+    limit: int | None = PLAN_ITEMS,
 ) -> list[CoachingItem]:
-    """The scorecard's coaching plan from stored flags (dismissed ones left out)."""
+    """The scorecard's coaching plan from stored flags.
+
+    Dismissed flags are left out; the rest are ordered by priority, then by the
+    order of their rules in the rules file; only the first flag per criterion
+    (or subject) is kept, and at most ``limit`` items, so the plan stays a
+    plan. Trainers still see every flag.
+    """
     labels = {c.id: c.label for _s, c in rubric.all_criteria()}
     order = {p: i for i, p in enumerate(PRIORITIES)}
-    items = []
-    for f in sorted(flags, key=lambda f: (order.get(f.priority, 9), f.rule_id, f.subject)):
+    rule_order = {r.id: i for i, r in enumerate((rules or default_rules()).rules)}
+    items: list[CoachingItem] = []
+    taken: set[str] = set()
+    ranked = sorted(
+        flags,
+        key=lambda f: (
+            order.get(f.priority, 9),
+            rule_order.get(f.rule_id, 99),
+            f.rule_id,
+            f.subject,
+        ),
+    )
+    for f in ranked:
         if f.status == CoachingStatus.dismissed.value:
             continue
+        topic = f.criterion_id or f.subject
+        if topic in taken:
+            continue
+        if limit is not None and len(items) >= limit:
+            break
+        taken.add(topic)
         if f.criterion_id and f.criterion_id in labels:
             label = labels[f.criterion_id].get(locale)
         else:

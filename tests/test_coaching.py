@@ -374,3 +374,21 @@ def test_coaching_items_follow_locale(
     assert any(i.criterion_label == "لغة مهذبة" for i in ar)
     set_status(session, flags[0].id, "dismissed", refreshed["trainer"])
     assert len(coaching_items(flags, month.rubric, "en")) == len(flags) - 1
+
+
+def test_plan_keeps_one_item_per_criterion_and_a_limit(
+    session: Session, world: World, refreshed: dict[str, Any]
+) -> None:
+    month = aggregate_month(session, 2026, 10, RIYADH, rubric_key=data.RUBRIC_KEY)
+    rules = rules_with(*ALL)
+    flags = flags_for_trainer(session, refreshed["trainer"], FlagFilters(agent_id=world.a.id))
+    # A has "below target" and "dropped" flags for the same greeting criterion.
+    assert {(f.rule_id, f.subject) for f in flags} >= {("below", "greeting"), ("drop", "greeting")}
+    items = coaching_items(flags, month.rubric, "en", rules=rules)
+    labels = [i.criterion_label for i in items]
+    assert labels.count("Greeted the customer") == 1 and len(labels) == len(set(labels))
+    assert items[0].reason == "Greeted the customer: 50% vs 90%"  # high, first rule in the file
+    assert [i.priority for i in items] == sorted(
+        (i.priority for i in items), key=["high", "medium", "low"].index
+    )
+    assert len(coaching_items(flags, month.rubric, "en", rules=rules, limit=1)) == 1
