@@ -26,6 +26,7 @@ import argparse
 import os
 import random
 import re
+import resource
 import shutil
 import statistics
 import sys
@@ -420,9 +421,12 @@ def main() -> None:
         )
 
         outbox = work / "outbox"
-        w0 = time.perf_counter()
+        kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        w0, c0 = time.perf_counter(), time.process_time()
         report = issue_month(engine, YEAR, MONTH, TZ, out_dir=outbox, processes=args.processes)
-        total = time.perf_counter() - w0
+        total, parent_cpu = time.perf_counter() - w0, time.process_time() - c0
+        kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        workers_cpu = (kids1.ru_utime + kids1.ru_stime) - (kids0.ru_utime + kids0.ru_stime)
         files = list((outbox / f"{YEAR}-{MONTH:02d}").glob("*.pdf"))
         s = report.seconds
         print(
@@ -438,6 +442,20 @@ def main() -> None:
         )
         if report.coaching is not None:
             print(f"  coaching flags created: {report.coaching.created}")
+        c = report.cpu_seconds
+        serial = c["aggregate"] + c["coaching"] + c["snapshots"]
+        overlap = c["render+store"]
+        bound = serial + max(overlap, (overlap + workers_cpu) / 2, workers_cpu / args.processes)
+        print(
+            f"  CPU: parent {parent_cpu:.2f} s (aggregate {c['aggregate']:.2f}, coaching "
+            f"{c['coaching']:.2f}, snapshots {c['snapshots']:.2f}, store while rendering "
+            f"{overlap:.2f}), rendering workers {workers_cpu:.2f} s; "
+            f"{1000 * workers_cpu / max(1, len(report.issued)):.1f} ms worker CPU per PDF"
+        )
+        print(
+            f"  CPU-bound wall on {args.processes} otherwise idle cores (serial parent work + "
+            f"the rendering phase's CPU spread over the cores): about {bound:.1f} s"
+        )
 
         with Session(engine) as session:
             snapshots = list(session.scalars(select(Scorecard.snapshot).order_by(Scorecard.id)))

@@ -21,9 +21,9 @@ and :func:`build_snapshot` turns one agent's part into an immutable
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -202,6 +202,11 @@ def _bucket(column: Any, bounds: Sequence[datetime]) -> ColumnElement[int]:
     return case(*whens, else_=len(bounds) - 2)
 
 
+def _aware(value: datetime) -> datetime:
+    """SQLite hands back naive UTC for values read through a subquery."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
 def excerpt_around(text: str, start: int, end: int, width: int = EXCERPT_WIDTH) -> str:
     """The flagged phrase with some of its turn around it, cut at word boundaries.
 
@@ -252,21 +257,28 @@ def aggregate_month(
     start, end = bounds[-2], bounds[-1]
     window_start = bounds[0]
     current = len(months) - 1
-    only = sorted(set(agent_ids)) if agent_ids is not None else None
-
-    def mine(column: Any) -> list[ColumnElement[bool]]:
-        return [column.in_(only)] if only is not None else []
+    only = set(agent_ids) if agent_ids is not None else None
 
     # ------------------------------------------------------------------ agents
     agents: dict[int, AgentMonth] = {}
+    team_of: dict[int, int | None] = {}
     query = (
-        select(Agent.id, Agent.external_id, Agent.name, Agent.locale, Agent.team_id, Team.name)
+        select(
+            Agent.id,
+            Agent.external_id,
+            Agent.name,
+            Agent.locale,
+            Agent.team_id,
+            Team.name,
+            Agent.is_active,
+        )
         .outerjoin(Team, Team.id == Agent.team_id)
-        .where(Agent.is_active.is_(True), *mine(Agent.id))
         .order_by(Agent.id)
     )
-    for aid, ext, name, locale, team_id, team_name in session.execute(query):
-        agents[aid] = AgentMonth(aid, ext, name, locale, team_id, team_name)
+    for aid, ext, name, locale, team_id, team_name, active in session.execute(query):
+        team_of[aid] = team_id
+        if active and (only is None or aid in only):
+            agents[aid] = AgentMonth(aid, ext, name, locale, team_id, team_name)
     result = MonthAggregate(
         period=period,
         timezone=tz.key,
@@ -278,133 +290,168 @@ def aggregate_month(
     )
     if not agents:
         return result
+    targets = sorted(agents)
+    # Team figures pool every current member of the agents' teams, inactive
+    # ones included; their reviews are read with the agents' own.
+    teams = {a.team_id for a in agents.values() if a.team_id is not None}
+    scope = sorted(aid for aid, tid in team_of.items() if aid in agents or tid in teams)
+    members: dict[int, list[int]] = defaultdict(list)
+    for aid in scope:
+        if team_of[aid] is not None:
+            members[team_of[aid]].append(aid)  # type: ignore[index]
 
     submitted = Review.status == ReviewStatus.submitted.value
-    in_window = and_(Review.interaction_at >= window_start, Review.interaction_at < end)
-    in_month = and_(Review.interaction_at >= start, Review.interaction_at < end)
 
     # ------------------------------------------------------------------ overall + trend
     bucket = _bucket(Review.interaction_at, bounds).label("bucket")
-    agent_trend: dict[int, dict[int, float | None]] = defaultdict(dict)
-    query = (
-        select(
-            Review.agent_id,
-            bucket,
-            func.count(Review.id),
-            func.avg(Review.score),
-            func.sum(case((Review.auto_fail.is_(True), 1), else_=0)),
+    sums: dict[tuple[int, int], tuple[float, int]] = {}
+
+    def reviews_query(ids: list[int]) -> Any:
+        return (
+            select(
+                Review.agent_id,
+                bucket,
+                func.sum(Review.score),
+                func.count(Review.score),
+                func.count(Review.id),
+                func.sum(case((Review.auto_fail.is_(True), 1), else_=0)),
+            )
+            .where(
+                Review.agent_id.in_(ids),
+                submitted,
+                Review.interaction_at >= window_start,
+                Review.interaction_at < end,
+            )
+            .group_by(Review.agent_id, bucket)
         )
-        .where(submitted, in_window, *mine(Review.agent_id))
-        .group_by(Review.agent_id, bucket)
-    )
-    for aid, b, n, avg, fails in session.execute(query):
-        if aid not in agents:
-            continue
-        agent_trend[aid][int(b)] = _r(avg)
-        if int(b) == current:
-            a = agents[aid]
-            a.reviews, a.overall_pct, a.auto_fail_count = int(n), _r(avg), int(fails or 0)
-    team_trend: dict[int, dict[int, float | None]] = defaultdict(dict)
-    query = (
-        select(Review.team_id, bucket, func.avg(Review.score))
-        .where(submitted, in_window, Review.team_id.is_not(None))
-        .group_by(Review.team_id, bucket)
-    )
-    for tid, b, avg in session.execute(query):
-        team_trend[tid][int(b)] = _r(avg)
+
+    for aid, b, total, n_scored, n, fails in _rows(session, reviews_query, scope):
+        b = int(b)
+        sums[(aid, b)] = (float(total or 0.0), int(n_scored))
+        if aid in agents and b == current:
+            agents[aid].reviews = int(n)
+            agents[aid].auto_fail_count = int(fails or 0)
+    team_sums = _team_sums(sums, members)
+
     for a in agents.values():
-        teams = team_trend.get(a.team_id, {}) if a.team_id is not None else {}
-        a.team_pct = teams.get(current)
         a.trend = [
-            TrendPoint(labels[i], agent_trend.get(a.agent_id, {}).get(i), teams.get(i))
+            TrendPoint(
+                labels[i],
+                _mean(sums.get((a.agent_id, i))),
+                _mean(team_sums.get((a.team_id, i))) if a.team_id is not None else None,
+            )
             for i in range(len(months))
         ]
+        a.overall_pct = a.trend[current].agent_pct
+        a.team_pct = a.trend[current].team_pct
 
     # ------------------------------------------------------------------ criteria
-    answer_ok = and_(
-        ReviewAnswer.submitted.is_(True),
-        ReviewAnswer.pct.is_not(None),
-        ReviewAnswer.interaction_at >= window_start,
-        ReviewAnswer.interaction_at < end,
-    )
     abucket = _bucket(ReviewAnswer.interaction_at, bounds).label("bucket")
-    crit_agent: dict[int, dict[str, tuple[float | None, int]]] = defaultdict(dict)
-    crit_history: dict[int, dict[str, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
-    query = (
-        select(
-            ReviewAnswer.agent_id,
-            ReviewAnswer.criterion_id,
-            abucket,
-            func.avg(ReviewAnswer.pct),
-            func.count(ReviewAnswer.pct),
-        )
-        .where(answer_ok, *mine(ReviewAnswer.agent_id))
-        .group_by(ReviewAnswer.agent_id, ReviewAnswer.criterion_id, abucket)
-    )
-    for aid, cid, b, avg, n in session.execute(query):
-        if avg is None:
-            continue
-        crit_history[aid][cid][labels[int(b)]] = _r(avg)  # type: ignore[assignment]
-        if int(b) == current:
-            crit_agent[aid][cid] = (_r(avg), int(n))
-    crit_team: dict[int, dict[str, float | None]] = defaultdict(dict)
-    query = (
-        select(ReviewAnswer.team_id, ReviewAnswer.criterion_id, func.avg(ReviewAnswer.pct))
-        .where(
-            ReviewAnswer.submitted.is_(True),
-            ReviewAnswer.interaction_at >= start,
-            ReviewAnswer.interaction_at < end,
-            ReviewAnswer.team_id.is_not(None),
-        )
-        .group_by(ReviewAnswer.team_id, ReviewAnswer.criterion_id)
-    )
-    for tid, cid, avg in session.execute(query):
-        crit_team[tid][cid] = _r(avg)
 
-    # Lowest-scored answers per agent and criterion: evidence for coaching.
-    rank = (
-        func.row_number()
-        .over(
-            partition_by=(ReviewAnswer.agent_id, ReviewAnswer.criterion_id),
-            order_by=(ReviewAnswer.pct.asc(), ReviewAnswer.interaction_at.desc(), ReviewAnswer.id),
+    def criteria_query(ids: list[int]) -> Any:
+        # Filtering on agent_id lets SQLite seek the covering (agent, submitted,
+        # time, criterion, pct) index instead of reading every answer.
+        return (
+            select(
+                ReviewAnswer.agent_id,
+                ReviewAnswer.criterion_id,
+                abucket,
+                func.sum(ReviewAnswer.pct),
+                func.count(ReviewAnswer.pct),
+            )
+            .where(
+                ReviewAnswer.agent_id.in_(ids),
+                ReviewAnswer.submitted.is_(True),
+                ReviewAnswer.interaction_at >= window_start,
+                ReviewAnswer.interaction_at < end,
+                ReviewAnswer.pct.is_not(None),
+            )
+            .group_by(ReviewAnswer.agent_id, ReviewAnswer.criterion_id, abucket)
         )
-        .label("rank")
-    )
-    inner = (
-        select(
-            ReviewAnswer.agent_id,
-            ReviewAnswer.criterion_id,
-            ReviewAnswer.pct,
-            ReviewAnswer.comment.label("answer_comment"),
-            Review.comment.label("review_comment"),
-            Interaction.external_id,
-            ReviewAnswer.interaction_at,
-            rank,
+
+    crit_history: dict[int, dict[str, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
+    crit_agent: dict[int, dict[str, tuple[float | None, int]]] = defaultdict(dict)
+    team_crit: dict[tuple[int, str], list[float]] = defaultdict(lambda: [0.0, 0])
+    for aid, cid, b, total, n in _rows(session, criteria_query, scope):
+        b = int(b)
+        if not n:
+            continue
+        tid = team_of.get(aid)
+        if tid is not None and b == current:
+            acc = team_crit[(tid, cid)]
+            acc[0] += float(total)
+            acc[1] += int(n)
+        if aid in agents:
+            avg = _mean((float(total), int(n)))
+            crit_history[aid][cid][labels[b]] = avg  # type: ignore[assignment]
+            if b == current:
+                crit_agent[aid][cid] = (avg, int(n))
+    crit_team: dict[int, dict[str, float | None]] = defaultdict(dict)
+    for (tid, cid), (total, n) in team_crit.items():
+        crit_team[tid][cid] = _mean((total, int(n)))
+
+    # Lowest-scored answers per agent and criterion: evidence for coaching. The
+    # window runs over review_answers alone; only the kept rows are joined.
+    def low_query(ids: list[int]) -> Any:
+        rank = (
+            func.row_number()
+            .over(
+                partition_by=(ReviewAnswer.agent_id, ReviewAnswer.criterion_id),
+                order_by=(
+                    ReviewAnswer.pct.asc(),
+                    ReviewAnswer.interaction_at.desc(),
+                    ReviewAnswer.id,
+                ),
+            )
+            .label("rank")
         )
-        .join(Review, Review.id == ReviewAnswer.review_id)
-        .join(Interaction, Interaction.id == Review.interaction_id)
-        .where(
-            ReviewAnswer.submitted.is_(True),
-            ReviewAnswer.pct < 100,
-            ReviewAnswer.interaction_at >= start,
-            ReviewAnswer.interaction_at < end,
-            *mine(ReviewAnswer.agent_id),
+        ranked = (
+            select(
+                ReviewAnswer.agent_id,
+                ReviewAnswer.criterion_id,
+                ReviewAnswer.pct,
+                ReviewAnswer.comment,
+                ReviewAnswer.review_id,
+                ReviewAnswer.interaction_at,
+                rank,
+            )
+            .where(
+                ReviewAnswer.agent_id.in_(ids),
+                ReviewAnswer.submitted.is_(True),
+                ReviewAnswer.interaction_at >= start,
+                ReviewAnswer.interaction_at < end,
+                ReviewAnswer.pct < 100,
+            )
+            .subquery()
         )
-        .subquery()
-    )
+        return (
+            select(
+                ranked.c.agent_id,
+                ranked.c.criterion_id,
+                ranked.c.pct,
+                ranked.c.comment,
+                Review.comment,
+                Interaction.external_id,
+                ranked.c.interaction_at,
+            )
+            .join(Review, Review.id == ranked.c.review_id)
+            .join(Interaction, Interaction.id == Review.interaction_id)
+            .where(ranked.c.rank <= EXAMPLES)
+            .order_by(ranked.c.rank)
+        )
+
     low: dict[tuple[int, str], list[Excerpt]] = defaultdict(list)
-    for aid, cid, pct, acomment, rcomment, ext, at, _rank in session.execute(
-        select(inner).where(inner.c.rank <= EXAMPLES).order_by(inner.c.rank)
-    ):
+    for aid, cid, pct, acomment, rcomment, ext, at in _rows(session, low_query, targets):
         note = (acomment or "").strip() or (rcomment or "").strip()
         text = f"{pct:.0f}%" + (f": {note}" if note else "")
-        low[(aid, cid)].append(Excerpt(ext, text, at))
+        low[(aid, cid)].append(Excerpt(ext, text, _aware(at)))
 
     # Auto-QA suggested answers, only for agents nobody reviewed this month.
     unreviewed = [aid for aid, a in agents.items() if a.reviews == 0]
     auto: dict[int, dict[str, tuple[float, int]]] = defaultdict(dict)
-    if unreviewed:
-        query = (
+
+    def auto_query(ids: list[int]) -> Any:
+        return (
             select(
                 Interaction.agent_id,
                 AutoSuggestion.criterion_id,
@@ -419,33 +466,42 @@ def aggregate_month(
                 AutoSuggestion.value.is_not(None),
                 Interaction.started_at >= start,
                 Interaction.started_at < end,
-                Interaction.agent_id.in_(unreviewed),
+                Interaction.agent_id.in_(ids),
             )
             .group_by(Interaction.agent_id, AutoSuggestion.criterion_id)
         )
-        for aid, cid, avg, n in session.execute(query):
-            auto[aid][cid] = (float(avg), int(n))
+
+    for aid, cid, avg, n in _rows(session, auto_query, unreviewed):
+        auto[aid][cid] = (float(avg), int(n))
 
     # ------------------------------------------------------------------ sections
-    section_ids = [s.id for s in rubric.sections]
+    section_ids = [sec.id for sec in rubric.sections]
     exprs = [Review.section_scores[(sid, "score")].as_float() for sid in section_ids]
-    cols = [c for e in exprs for c in (func.avg(e), func.count(e))]
-    sec_agent: dict[int, list[Any]] = {}
-    query = (
-        select(Review.agent_id, *cols)
-        .where(submitted, in_month, *mine(Review.agent_id))
-        .group_by(Review.agent_id)
-    )
-    for row in session.execute(query):
-        sec_agent[row[0]] = list(row[1:])
-    sec_team: dict[int, list[Any]] = {}
-    query = (
-        select(Review.team_id, *cols)
-        .where(submitted, in_month, Review.team_id.is_not(None))
-        .group_by(Review.team_id)
-    )
-    for row in session.execute(query):
-        sec_team[row[0]] = list(row[1:])
+
+    def sections_query(ids: list[int]) -> Any:
+        cols = [c for e in exprs for c in (func.sum(e), func.count(e))]
+        return (
+            select(Review.agent_id, *cols)
+            .where(
+                Review.agent_id.in_(ids),
+                submitted,
+                Review.interaction_at >= start,
+                Review.interaction_at < end,
+            )
+            .group_by(Review.agent_id)
+        )
+
+    sec_agent: dict[int, list[float]] = {}
+    sec_team: dict[int, list[float]] = {}
+    for row in _rows(session, sections_query, scope):
+        aid, values = row[0], [float(v or 0) for v in row[1:]]
+        if aid in agents:
+            sec_agent[aid] = values
+        tid = team_of.get(aid)
+        if tid is not None:
+            acc = sec_team.setdefault(tid, [0.0] * len(values))
+            for i, v in enumerate(values):
+                acc[i] += v
 
     for a in agents.values():
         mine_c = crit_agent.get(a.agent_id, {})
@@ -478,7 +534,8 @@ def aggregate_month(
         trow = sec_team.get(a.team_id) if a.team_id is not None else None
         for i, section in enumerate(rubric.sections):
             if srow is not None:
-                agent_pct, count = _r(srow[2 * i]), int(srow[2 * i + 1] or 0)
+                count = int(srow[2 * i + 1])
+                agent_pct = _r(srow[2 * i] / count) if count else None
             else:
                 agent_pct = _auto_section(a, section.id, rubric)
                 count = max((c.count for c in a.criteria if c.section_id == section.id), default=0)
@@ -488,7 +545,9 @@ def aggregate_month(
                     label_en=section.name.en,
                     label_ar=section.name.ar,
                     agent_pct=agent_pct,
-                    team_pct=_r(trow[2 * i]) if trow is not None else None,
+                    team_pct=_r(trow[2 * i] / trow[2 * i + 1])
+                    if trow is not None and trow[2 * i + 1]
+                    else None,
                     target_pct=float(rubric.target),
                     count=count,
                 )
@@ -497,22 +556,57 @@ def aggregate_month(
             a.overall_pct = _auto_overall(a, rubric)
 
     # ------------------------------------------------------------------ auto-QA
-    in_month_i = and_(Interaction.started_at >= start, Interaction.started_at < end)
-    query = (
-        select(Interaction.agent_id, func.count(InteractionAnalysis.id))
-        .join(InteractionAnalysis, InteractionAnalysis.interaction_id == Interaction.id)
-        .where(in_month_i, *mine(Interaction.agent_id))
-        .group_by(Interaction.agent_id)
-    )
-    for aid, n in session.execute(query):
-        if aid in agents:
-            agents[aid].analysed = int(n)
+    def analysed_query(ids: list[int]) -> Any:
+        return (
+            select(Interaction.agent_id, func.count(InteractionAnalysis.id))
+            .join(InteractionAnalysis, InteractionAnalysis.interaction_id == Interaction.id)
+            .where(
+                Interaction.agent_id.in_(ids),
+                Interaction.started_at >= start,
+                Interaction.started_at < end,
+            )
+            .group_by(Interaction.agent_id)
+        )
 
-    _behaviours(session, agents, start, end, only)
-    _findings(session, agents, start, end, only)
-    _timing(session, agents, rubric, in_month_i, only)
-    _comments(session, agents, start, end, tz, rubric, only)
+    for aid, n in _rows(session, analysed_query, targets):
+        agents[aid].analysed = int(n)
+
+    _behaviours(session, agents, start, end, targets)
+    _findings(session, agents, start, end, targets)
+    _timing(session, agents, rubric, start, end, targets)
+    _comments(session, agents, start, end, tz, rubric, targets)
     return result
+
+
+#: Agent ids per ``IN`` list: far below SQLite's bound-parameter limit.
+CHUNK = 5000
+
+
+def _rows(session: Session, build: Callable[[list[int]], Any], ids: Sequence[int]) -> Iterator[Any]:
+    """Run a per-agent query for ``ids`` in chunks (each agent's rows are in one chunk)."""
+    for i in range(0, len(ids), CHUNK):
+        yield from session.execute(build(list(ids[i : i + CHUNK])))
+
+
+def _mean(acc: tuple[float, int] | list[float] | None) -> float | None:
+    if acc is None or not acc[1]:
+        return None
+    return _r(acc[0] / acc[1])
+
+
+def _team_sums(
+    sums: dict[tuple[int, int], tuple[float, int]], members: dict[int, list[int]]
+) -> dict[tuple[int, int], tuple[float, int]]:
+    """Per (team, bucket) totals from the members' (agent, bucket) totals."""
+    team_of = {aid: tid for tid, ids in members.items() for aid in ids}
+    out: dict[tuple[int, int], tuple[float, int]] = {}
+    for (aid, b), (total, n) in sums.items():
+        tid = team_of.get(aid)
+        if tid is None:
+            continue
+        t, c = out.get((tid, b), (0.0, 0))
+        out[(tid, b)] = (t + total, c + n)
+    return out
 
 
 def _auto_section(a: AgentMonth, section_id: str, rubric: Rubric) -> float | None:
@@ -547,46 +641,58 @@ def _behaviours(
     agents: dict[int, AgentMonth],
     start: datetime,
     end: datetime,
-    only: list[int] | None,
+    targets: list[int],
 ) -> None:
-    """Counts per agent and behaviour with the newest examples, in one windowed query."""
-    partition = (AnalysisFlag.agent_id, AnalysisFlag.behavior, AnalysisFlag.polarity)
-    inner = (
-        select(
-            AnalysisFlag.agent_id,
-            AnalysisFlag.behavior,
-            AnalysisFlag.polarity,
-            func.count().over(partition_by=partition).label("n"),
-            func.row_number()
-            .over(
-                partition_by=partition,
-                order_by=(AnalysisFlag.interaction_at.desc(), AnalysisFlag.id.desc()),
+    """Counts per agent and behaviour with the newest examples, in one windowed query.
+
+    The window runs over ``analysis_flags`` alone (its agent/time index); only
+    the few example rows it keeps are joined to their interaction and turn.
+    """
+
+    def build(ids: list[int]) -> Any:
+        partition = (AnalysisFlag.agent_id, AnalysisFlag.behavior, AnalysisFlag.polarity)
+        ranked = (
+            select(
+                AnalysisFlag.agent_id,
+                AnalysisFlag.behavior,
+                AnalysisFlag.polarity,
+                func.count().over(partition_by=partition).label("n"),
+                func.row_number()
+                .over(
+                    partition_by=partition,
+                    order_by=(AnalysisFlag.interaction_at.desc(), AnalysisFlag.id.desc()),
+                )
+                .label("rank"),
+                AnalysisFlag.interaction_id,
+                AnalysisFlag.turn,
+                AnalysisFlag.text,
+                AnalysisFlag.start,
+                AnalysisFlag.end,
+                AnalysisFlag.suggestion,
+                AnalysisFlag.interaction_at,
             )
-            .label("rank"),
-            AnalysisFlag.text,
-            AnalysisFlag.start,
-            AnalysisFlag.end,
-            AnalysisFlag.suggestion,
-            AnalysisFlag.interaction_at,
-            Interaction.external_id,
-            Turn.text.label("turn_text"),
+            .where(
+                AnalysisFlag.interaction_at >= start,
+                AnalysisFlag.interaction_at < end,
+                AnalysisFlag.polarity.in_(POLARITIES),
+                AnalysisFlag.agent_id.in_(ids),
+            )
+            .subquery()
         )
-        .join(Interaction, Interaction.id == AnalysisFlag.interaction_id)
-        .outerjoin(
-            Turn,
-            and_(Turn.interaction_id == AnalysisFlag.interaction_id, Turn.seq == AnalysisFlag.turn),
+        inner = (
+            select(ranked, Interaction.external_id, Turn.text.label("turn_text"))
+            .join(Interaction, Interaction.id == ranked.c.interaction_id)
+            .outerjoin(
+                Turn,
+                and_(Turn.interaction_id == ranked.c.interaction_id, Turn.seq == ranked.c.turn),
+            )
+            .where(ranked.c.rank <= EXAMPLES)
+            .subquery()
         )
-        .where(
-            AnalysisFlag.interaction_at >= start,
-            AnalysisFlag.interaction_at < end,
-            AnalysisFlag.polarity.in_(POLARITIES),
-            *([AnalysisFlag.agent_id.in_(only)] if only is not None else []),
-        )
-        .subquery()
-    )
+        return select(inner).where(inner.c.rank <= EXAMPLES).order_by(inner.c.rank)
+
     stats: dict[tuple[int, str], BehaviourStat] = {}
-    query = select(inner).where(inner.c.rank <= EXAMPLES).order_by(inner.c.rank)
-    for row in session.execute(query).mappings():
+    for row in (r._mapping for r in _rows(session, build, targets)):
         a = agents.get(row["agent_id"])
         if a is None:
             continue
@@ -606,7 +712,7 @@ def _behaviours(
         text = (
             excerpt_around(turn, row["start"], row["end"]) if turn else row["text"].strip()
         ) or row["text"]
-        stat.examples.append(Excerpt(row["external_id"], text, row["interaction_at"]))
+        stat.examples.append(Excerpt(row["external_id"], text, _aware(row["interaction_at"])))
         if stat.suggestion is None and row["suggestion"]:
             stat.suggestion = row["suggestion"]
     for a in agents.values():
@@ -618,41 +724,48 @@ def _findings(
     agents: dict[int, AgentMonth],
     start: datetime,
     end: datetime,
-    only: list[int] | None,
+    targets: list[int],
 ) -> None:
-    partition = (AnalysisFinding.agent_id, AnalysisFinding.finding)
-    inner = (
-        select(
-            AnalysisFinding.agent_id,
-            AnalysisFinding.finding,
-            # The analyser emits a finding at most once per interaction.
-            func.count().over(partition_by=partition).label("n"),
-            func.row_number()
-            .over(
-                partition_by=partition,
-                order_by=(AnalysisFinding.interaction_at.desc(), AnalysisFinding.id.desc()),
+    def build(ids: list[int]) -> Any:
+        partition = (AnalysisFinding.agent_id, AnalysisFinding.finding)
+        ranked = (
+            select(
+                AnalysisFinding.agent_id,
+                AnalysisFinding.finding,
+                # The analyser emits a finding at most once per interaction.
+                func.count().over(partition_by=partition).label("n"),
+                func.row_number()
+                .over(
+                    partition_by=partition,
+                    order_by=(AnalysisFinding.interaction_at.desc(), AnalysisFinding.id.desc()),
+                )
+                .label("rank"),
+                AnalysisFinding.interaction_id,
+                AnalysisFinding.why,
+                AnalysisFinding.interaction_at,
             )
-            .label("rank"),
-            AnalysisFinding.why,
-            AnalysisFinding.interaction_at,
-            Interaction.external_id,
+            .where(
+                AnalysisFinding.interaction_at >= start,
+                AnalysisFinding.interaction_at < end,
+                AnalysisFinding.agent_id.in_(ids),
+            )
+            .subquery()
         )
-        .join(Interaction, Interaction.id == AnalysisFinding.interaction_id)
-        .where(
-            AnalysisFinding.interaction_at >= start,
-            AnalysisFinding.interaction_at < end,
-            *([AnalysisFinding.agent_id.in_(only)] if only is not None else []),
+        inner = (
+            select(ranked, Interaction.external_id)
+            .join(Interaction, Interaction.id == ranked.c.interaction_id)
+            .where(ranked.c.rank <= EXAMPLES)
+            .subquery()
         )
-        .subquery()
-    )
-    stats: dict[tuple[int, str], FindingStat] = {}
-    query = select(inner).where(inner.c.rank <= EXAMPLES).order_by(inner.c.rank)
-    for row in session.execute(query).mappings():
+        return select(inner).where(inner.c.rank <= EXAMPLES).order_by(inner.c.rank)
+
+    found: dict[tuple[int, str], FindingStat] = {}
+    for row in (r._mapping for r in _rows(session, build, targets)):
         a = agents.get(row["agent_id"])
         if a is None:
             continue
         key = (a.agent_id, row["finding"])
-        stat = stats.get(key)
+        stat = found.get(key)
         if stat is None:
             n = int(row["n"])
             stat = FindingStat(
@@ -660,9 +773,9 @@ def _findings(
                 count=n,
                 rate=round(min(1.0, n / a.analysed), 4) if a.analysed else 0.0,
             )
-            stats[key] = stat
+            found[key] = stat
             a.findings.append(stat)
-        stat.examples.append(Excerpt(row["external_id"], row["why"], row["interaction_at"]))
+        stat.examples.append(Excerpt(row["external_id"], row["why"], _aware(row["interaction_at"])))
     for a in agents.values():
         a.findings.sort(key=lambda s: (-s.count, s.finding))
 
@@ -671,8 +784,9 @@ def _timing(
     session: Session,
     agents: dict[int, AgentMonth],
     rubric: Rubric,
-    in_month: ColumnElement[bool],
-    only: list[int] | None,
+    start: datetime,
+    end: datetime,
+    targets: list[int],
 ) -> None:
     """Averages of every thresholded metric per agent and channel, in one query.
 
@@ -687,14 +801,21 @@ def _timing(
         return
     exprs = [InteractionAnalysis.metrics[m].as_float() for m in metrics]
     cols = [c for e in exprs for c in (func.avg(e), func.count(e))]
-    query = (
-        select(Interaction.agent_id, Interaction.channel, *cols)
-        .join(InteractionAnalysis, InteractionAnalysis.interaction_id == Interaction.id)
-        .where(in_month, *([Interaction.agent_id.in_(only)] if only is not None else []))
-        .group_by(Interaction.agent_id, Interaction.channel)
-        .order_by(Interaction.agent_id, Interaction.channel)
-    )
-    for row in session.execute(query):
+
+    def build(ids: list[int]) -> Any:
+        return (
+            select(Interaction.agent_id, Interaction.channel, *cols)
+            .join(InteractionAnalysis, InteractionAnalysis.interaction_id == Interaction.id)
+            .where(
+                Interaction.agent_id.in_(ids),
+                Interaction.started_at >= start,
+                Interaction.started_at < end,
+            )
+            .group_by(Interaction.agent_id, Interaction.channel)
+            .order_by(Interaction.agent_id, Interaction.channel)
+        )
+
+    for row in _rows(session, build, targets):
         a = agents.get(row[0])
         if a is None:
             continue
@@ -715,30 +836,85 @@ def _comments(
     end: datetime,
     tz: ZoneInfo,
     rubric: Rubric,
-    only: list[int] | None,
+    targets: list[int],
 ) -> None:
-    """The latest review-level and criterion-level comments per agent (two queries)."""
+    """The latest review-level and criterion-level comments per agent (two queries).
+
+    The windows run over the comment rows alone; reviewer names and interaction
+    ids are joined for the kept ones only.
+    """
     found: dict[int, list[tuple[datetime, int, ReviewerComment]]] = defaultdict(list)
     when = func.coalesce(Review.submitted_at, Review.interaction_at)
-    base_filter = [
-        Review.status == ReviewStatus.submitted.value,
-        Review.interaction_at >= start,
-        Review.interaction_at < end,
-        *([Review.agent_id.in_(only)] if only is not None else []),
-    ]
     labels = {c.id: c.label for _s, c in rubric.all_criteria()}
 
-    def take(inner: Any, criterion: bool) -> None:
-        for row in session.execute(
-            select(inner).where(inner.c.rank <= COMMENTS).order_by(inner.c.rank)
-        ).mappings():
+    def base(ids: list[int]) -> list[Any]:
+        return [
+            Review.agent_id.in_(ids),
+            Review.status == ReviewStatus.submitted.value,
+            Review.interaction_at >= start,
+            Review.interaction_at < end,
+        ]
+
+    def finish(ranked: Any, *extra: Any) -> Any:
+        return (
+            select(
+                ranked,
+                User.display_name.label("reviewer"),
+                Interaction.external_id,
+            )
+            .join(User, User.id == ranked.c.reviewer_id)
+            .join(Interaction, Interaction.id == ranked.c.interaction_id)
+            .where(ranked.c.rank <= COMMENTS)
+            .order_by(ranked.c.rank)
+        )
+
+    def review_comments(ids: list[int]) -> Any:
+        rank = func.row_number().over(
+            partition_by=Review.agent_id, order_by=(when.desc(), Review.id.desc())
+        )
+        ranked = (
+            select(
+                Review.agent_id,
+                Review.id,
+                Review.reviewer_id,
+                Review.interaction_id,
+                Review.comment.label("text"),
+                when.label("at"),
+                rank.label("rank"),
+            )
+            .where(*base(ids), Review.comment.is_not(None), Review.comment != "")
+            .subquery()
+        )
+        return finish(ranked)
+
+    def answer_comments(ids: list[int]) -> Any:
+        rank = func.row_number().over(
+            partition_by=Review.agent_id, order_by=(when.desc(), ReviewAnswer.id.desc())
+        )
+        ranked = (
+            select(
+                Review.agent_id,
+                ReviewAnswer.id,
+                Review.reviewer_id,
+                Review.interaction_id,
+                ReviewAnswer.criterion_id,
+                ReviewAnswer.comment.label("text"),
+                when.label("at"),
+                rank.label("rank"),
+            )
+            .join(Review, Review.id == ReviewAnswer.review_id)
+            .where(*base(ids), ReviewAnswer.comment.is_not(None), ReviewAnswer.comment != "")
+            .subquery()
+        )
+        return finish(ranked)
+
+    for build, criterion in ((review_comments, False), (answer_comments, True)):
+        for row in (r._mapping for r in _rows(session, build, targets)):
             a = agents.get(row["agent_id"])
             text = (row["text"] or "").strip()
             if a is None or not text:
                 continue
-            at: datetime = row["at"]
-            if at.tzinfo is None:  # SQLite hands back naive UTC from expressions
-                at = at.replace(tzinfo=ZoneInfo("UTC"))
+            at = _aware(row["at"])
             label = None
             if criterion:
                 lt = labels.get(row["criterion_id"])
@@ -751,51 +927,6 @@ def _comments(
                 text=text,
             )
             found[a.agent_id].append((at, row["id"], comment))
-
-    rank = (
-        func.row_number()
-        .over(partition_by=Review.agent_id, order_by=(when.desc(), Review.id.desc()))
-        .label("rank")
-    )
-    inner = (
-        select(
-            Review.agent_id,
-            Review.id,
-            Review.comment.label("text"),
-            when.label("at"),
-            User.display_name.label("reviewer"),
-            Interaction.external_id,
-            rank,
-        )
-        .join(User, User.id == Review.reviewer_id)
-        .join(Interaction, Interaction.id == Review.interaction_id)
-        .where(*base_filter, Review.comment.is_not(None), Review.comment != "")
-        .subquery()
-    )
-    take(inner, criterion=False)
-    rank = (
-        func.row_number()
-        .over(partition_by=Review.agent_id, order_by=(when.desc(), ReviewAnswer.id.desc()))
-        .label("rank")
-    )
-    inner = (
-        select(
-            Review.agent_id,
-            ReviewAnswer.id,
-            ReviewAnswer.criterion_id,
-            ReviewAnswer.comment.label("text"),
-            when.label("at"),
-            User.display_name.label("reviewer"),
-            Interaction.external_id,
-            rank,
-        )
-        .join(Review, Review.id == ReviewAnswer.review_id)
-        .join(User, User.id == Review.reviewer_id)
-        .join(Interaction, Interaction.id == Review.interaction_id)
-        .where(*base_filter, ReviewAnswer.comment.is_not(None), ReviewAnswer.comment != "")
-        .subquery()
-    )
-    take(inner, criterion=True)
     for aid, items in found.items():
         items.sort(key=lambda t: (t[0], t[1]), reverse=True)
         agents[aid].comments = [c for _at, _id, c in items[:COMMENTS]]
