@@ -168,12 +168,14 @@ def issue_month(
             session, year, month, tz, agent_ids=pending, rubric_key=rubric_key
         )
         report.seconds["aggregate"] = time.perf_counter() - clock
+        report.cpu_seconds["aggregate"] = time.process_time() - cpu
         clock, cpu = time.perf_counter(), time.process_time()
         report.coaching = refresh_coaching_flags(
             session, year, month, tz, rules=rules, aggregate=month_agg
         )
         flags = flags_by_agent(session, period.label, pending)
         report.seconds["coaching"] = time.perf_counter() - clock
+        report.cpu_seconds["coaching"] = time.process_time() - cpu
     clock, cpu = time.perf_counter(), time.process_time()
     rubric = month_agg.rubric
     jobs: list[tuple[int, str, bool, dict[str, Any]]] = []
