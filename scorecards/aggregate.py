@@ -2,11 +2,13 @@
 
 Issuing a month for 1,000 agents must not run 1,000 x N queries, so every
 figure is one grouped query over the month (or the 6-month trend window) for
-*all* agents at once: about fifteen queries per month whatever the number of
-agents. The denormalised keys on ``reviews``, ``review_answers``,
-``analysis_flags`` and ``analysis_findings`` (agent, team, interaction time)
-and their composite indexes serve them without touching transcripts; only the
-example excerpts join the turn they came from.
+*all* agents at once: about a dozen queries per month whatever the number of
+agents (agent ids go in ``IN`` lists of up to 5,000). The denormalised keys on
+``reviews``, ``review_answers``, ``analysis_flags`` and ``analysis_findings``
+(agent, interaction time) and their composite indexes serve them without
+touching transcripts; only the few example excerpts kept are joined to their
+interaction and turn. Team figures are sums of the per-agent totals of the
+team's current members, so they cost no query of their own.
 
 Months are calendar months in the organisation's time zone (``month_bounds``),
 and trend months are bucketed with a portable ``CASE`` over those bounds, so

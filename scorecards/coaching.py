@@ -929,7 +929,7 @@ def set_status(session: Session, flag_id: int, status: str, actor: User) -> Coac
 
 
 def coaching_items(
-    flags: Iterable[CoachingFlag],
+    flags: Iterable[Any],
     rubric: Rubric,
     locale: str,
     *,
@@ -994,19 +994,22 @@ def coaching_items(
     return items
 
 
-def flags_by_agent(
-    session: Session, period: str, agent_ids: Sequence[int]
-) -> dict[int, list[CoachingFlag]]:
-    """Every flag of the period for these agents, in one query per 500 agents."""
-    out: dict[int, list[CoachingFlag]] = defaultdict(list)
-    for i in range(0, len(agent_ids), 500):
-        chunk = list(agent_ids[i : i + 500])
-        for flag in session.scalars(
-            select(CoachingFlag).where(
+def flags_by_agent(session: Session, period: str, agent_ids: Sequence[int]) -> dict[int, list[Any]]:
+    """Every flag of the period for these agents (one query per 5,000 agents).
+
+    Rows carry the flag's columns as attributes (what :func:`coaching_items`
+    reads); they are plain rows, not ORM objects, because a month has tens of
+    thousands of them and nothing here changes them.
+    """
+    out: dict[int, list[Any]] = defaultdict(list)
+    for i in range(0, len(agent_ids), 5000):
+        chunk = list(agent_ids[i : i + 5000])
+        for row in session.execute(
+            select(*CoachingFlag.__table__.c).where(
                 and_(CoachingFlag.period == period, CoachingFlag.agent_id.in_(chunk))
             )
         ):
-            out[flag.agent_id].append(flag)
+            out[row.agent_id].append(row)
     return dict(out)
 
 

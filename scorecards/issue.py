@@ -113,16 +113,22 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def warm_worker() -> None:
+    """Pool initializer: import ReportLab and load the fonts while the parent aggregates."""
+    from scorecards.pdf import register_fonts
+
+    register_fonts()
+
+
 def _rendered(
-    dicts: Sequence[dict[str, Any]], processes: int
+    dicts: Sequence[dict[str, Any]], pool: ProcessPoolExecutor | None, processes: int
 ) -> Iterator[tuple[bytes | None, str | None]]:
-    if processes <= 1 or len(dicts) <= 1:
+    if pool is None or len(dicts) <= 1:
         for d in dicts:
             yield _render(d)
         return
-    with ProcessPoolExecutor(max_workers=processes) as pool:
-        chunk = max(1, min(8, len(dicts) // (processes * 4)))
-        yield from pool.map(render_snapshot_dict, dicts, chunksize=chunk)
+    chunk = max(1, min(8, len(dicts) // (processes * 4)))
+    yield from pool.map(render_snapshot_dict, dicts, chunksize=chunk)
 
 
 def issue_month(
@@ -148,9 +154,45 @@ def issue_month(
     factory = _factory(session_factory_or_engine)
     period = Period(year, month)
     report = IssueReport(period=period.label)
-    generated_at = now or utcnow()
+    pools: list[ProcessPoolExecutor] = []
+    try:
+        _issue(
+            factory,
+            period,
+            tz,
+            report,
+            agent_ids=agent_ids,
+            out_dir=out_dir,
+            processes=processes,
+            generated_at=now or utcnow(),
+            rules=rules,
+            rubric_key=rubric_key,
+            pools=pools,
+        )
+    finally:
+        for pool in pools:
+            pool.shutdown(cancel_futures=True)
+    return report
+
+
+def _issue(
+    factory: Callable[[], Session],
+    period: Period,
+    tz: ZoneInfo,
+    report: IssueReport,
+    *,
+    agent_ids: Iterable[int] | None,
+    out_dir: Path | None,
+    processes: int,
+    generated_at: datetime,
+    rules: CoachingRules | None,
+    rubric_key: str,
+    pools: list[ProcessPoolExecutor],
+) -> None:
+    year, month = period.year, period.month
     wanted = set(agent_ids) if agent_ids is not None else None
     clock, cpu = time.perf_counter(), time.process_time()
+    pool: ProcessPoolExecutor | None = None
 
     with factory() as session, session.begin():
         query = select(Agent.id, Agent.external_id).where(Agent.is_active.is_(True))
@@ -163,7 +205,13 @@ def issue_month(
         report.skipped_existing = [ext for aid, ext in active.items() if aid in done]
         pending = [aid for aid in active if aid not in done]
         if not pending:
-            return report
+            return
+        if processes > 1 and len(pending) > 1:
+            # Started now, the workers load ReportLab and the fonts while we aggregate.
+            pool = ProcessPoolExecutor(max_workers=processes, initializer=warm_worker)
+            pools.append(pool)
+            for _ in range(processes):
+                pool.submit(int)
         month_agg = aggregate_month(
             session, year, month, tz, agent_ids=pending, rubric_key=rubric_key
         )
@@ -196,7 +244,7 @@ def issue_month(
     clock, cpu = time.perf_counter(), time.process_time()
     store_s = 0.0
     with factory() as session:
-        results = _rendered([job[3] for job in jobs], processes)
+        results = _rendered([job[3] for job in jobs], pool, processes)
         for (aid, ext, auto_only, data), (pdf, error) in zip(jobs, results, strict=True):
             if pdf is None:
                 report.failed.append((ext, error or "rendering failed"))
@@ -227,4 +275,3 @@ def issue_month(
     report.seconds["render"] = time.perf_counter() - clock - store_s
     report.seconds["store"] = store_s
     report.cpu_seconds["render+store"] = time.process_time() - cpu
-    return report
