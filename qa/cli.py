@@ -532,9 +532,15 @@ def calibration_report(ctx: Context, session_id: int, fmt: str) -> None:
 
 
 def _register_plugins() -> None:
+    """Commands that live beside their packages (all registered in this one place)."""
     from qa.nlp.flagcli import flag
+    from scorecards.cli import scorecards_group
+    from scorecards.delivery_cli import scheduler, send
 
     cli.add_command(flag, "flag")
+    scorecards_group.add_command(send, "send")
+    cli.add_command(scorecards_group, "scorecards")
+    cli.add_command(scheduler, "scheduler")
 
 
 _register_plugins()

@@ -827,3 +827,50 @@ class ReviewAcknowledgement(Base):
     )
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     acknowledged_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CoachingStatus(enum.StrEnum):
+    open = "open"
+    in_session = "in_session"
+    resolved = "resolved"
+    dismissed = "dismissed"
+
+
+class CoachingFlag(Base):
+    """A coaching recommendation for one agent and month, written by the coaching rules.
+
+    ``subject`` is what the rule is about (a criterion id, behaviour, finding or
+    ``channel:metric``) and completes the natural key, so refreshing a month
+    updates rows in place and never duplicates them. Trainers move ``status``;
+    the agent records that they have read it in ``acknowledged_at``.
+    """
+
+    __tablename__ = "coaching_flags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    period: Mapped[str] = mapped_column(String(7))  # YYYY-MM, organisation time zone
+    rule_id: Mapped[str] = mapped_column(String(100))
+    subject: Mapped[str] = mapped_column(String(120))
+    priority: Mapped[str] = mapped_column(String(6))
+    criterion_id: Mapped[str | None] = mapped_column(String(100))
+    title_en: Mapped[str] = mapped_column(Text)
+    title_ar: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    practice_en: Mapped[str] = mapped_column(Text)
+    practice_ar: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12), default=CoachingStatus.open.value)
+    acknowledged_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    agent: Mapped[Agent] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint(
+            "agent_id", "period", "rule_id", "subject", name="uq_coaching_flags_agent_period_rule"
+        ),
+        CheckConstraint(_in("status", CoachingStatus), name="status"),
+        CheckConstraint(_in("priority", ("high", "medium", "low")), name="priority"),
+        Index("ix_coaching_flags_period_status", "period", "status", "priority"),
+    )
