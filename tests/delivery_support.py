@@ -154,10 +154,14 @@ class AgentSpec:
     user_email: str | None = None
 
 
-def issue(engine: Engine, period: str, specs: list[AgentSpec]) -> dict[str, int]:
-    """Create agents and issued scorecards directly; returns external_id -> scorecard id."""
+def make_agents(engine: Engine, specs: list[AgentSpec]) -> dict[str, int]:
+    """Create active agents (and users where given) plus the built-in rubric, as `qa init`
+    and an import would; returns external_id -> agent id."""
+    from qa.services.rubrics import install_builtin
+
     out: dict[str, int] = {}
     with session_scope(engine) as s:
+        install_builtin(s)
         for spec in specs:
             agent = Agent(
                 external_id=spec.external_id,
@@ -181,9 +185,22 @@ def issue(engine: Engine, period: str, specs: list[AgentSpec]) -> dict[str, int]
                         is_active=True,
                     )
                 )
-            snap = snapshot(agent.id, spec.external_id, spec.name, spec.locale, period)
+            s.flush()
+            out[spec.external_id] = agent.id
+    return out
+
+
+def issue(engine: Engine, period: str, specs: list[AgentSpec]) -> dict[str, int]:
+    """Create agents and issued scorecards directly; returns external_id -> scorecard id."""
+    agent_ids = make_agents(engine, specs)
+    out: dict[str, int] = {}
+    with session_scope(engine) as s:
+        for spec in specs:
+            snap = snapshot(
+                agent_ids[spec.external_id], spec.external_id, spec.name, spec.locale, period
+            )
             card = Scorecard(
-                agent_id=agent.id,
+                agent_id=agent_ids[spec.external_id],
                 period=period,
                 snapshot=snap.to_dict(),
                 pdf=pdf_bytes(spec.locale),

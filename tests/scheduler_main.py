@@ -11,7 +11,6 @@ import click
 from qa.cli import Context
 from qa.config import Settings
 from scorecards.delivery_cli import scheduler, send
-from tests import issue_fallback
 
 
 @click.group()
@@ -25,5 +24,4 @@ main.add_command(scheduler)
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(message)s")
-    issue_fallback.install()
     main()

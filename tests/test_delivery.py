@@ -126,7 +126,9 @@ def test_sends_one_mail_per_agent_with_pdf_in_the_agents_language(
     assert len(by_card) == 3  # September was not touched
     with session_scope(fresh_engine) as s:
         actions = s.scalars(
-            select(AuditEvent.action).where(AuditEvent.entity_id == str(sent.id))
+            select(AuditEvent.action).where(
+                AuditEvent.entity_type == "scorecard_delivery", AuditEvent.entity_id == str(sent.id)
+            )
         ).all()
     assert actions == [
         "scorecard.delivery.queued",

@@ -29,21 +29,15 @@ from qa.cli import Context
 from qa.config import Settings
 from qa.db import session_scope
 from qa.migrations import SCHEDULER_JOBS_TABLE, include_object
-from qa.models import AuditEvent, Base, SchedulerLease, ScorecardDelivery
+from qa.models import AuditEvent, Base, SchedulerLease, Scorecard, ScorecardDelivery
 from scorecards import scheduler as sched
 from scorecards.delivery_cli import scheduler as scheduler_cmd
 from scorecards.delivery_cli import send as send_cmd
-from tests import issue_fallback
-from tests.delivery_support import AgentSpec, Handler, issue, smtp_server
+from tests.delivery_support import AgentSpec, Handler, issue, make_agents, smtp_server
 
 ROOT = Path(__file__).resolve().parent.parent
 RIYADH = ZoneInfo("Asia/Riyadh")
 LONDON = ZoneInfo("Europe/London")
-
-
-@pytest.fixture(autouse=True)
-def _stand_ins() -> None:
-    issue_fallback.install()
 
 
 def monthly_trigger(settings: Settings):  # type: ignore[no-untyped-def]
@@ -191,7 +185,6 @@ def test_once_after_downtime_across_the_first_issues_last_month_once(
     ]
     assert run_markers(fresh_engine, "2026-10") == 1
     assert run_markers(fresh_engine, "2026-10", "completed") == 1
-    assert issue_fallback.calls(fresh_engine, period="2026-10") in (0, 1)  # 0: real module
     assert stored_next_run(fresh_engine, sched.JOB_MONTHLY) == datetime(2026, 12, 1, 3, tzinfo=UTC)
     assert sched.Lease.current(fresh_engine) is None  # released
 
@@ -230,12 +223,15 @@ def test_a_run_killed_half_way_is_resumed_by_the_retry_job(
         settings = settings_for(tmp_path, port)
         report = sched.run_once(fresh_engine, settings, now=datetime(2026, 11, 1, 4, tzinfo=UTC))
         assert report.ran == [sched.JOB_RETRY] and not report.errors
+        # Resuming issues October for every active agent that has none yet (OLD too:
+        # agents without reviews get an auto-QA scorecard), then sends each once.
         assert sorted(r.rcpt_tos[0] for r in handler.received) == [
             "ahmed@example.com",
+            "old@example.com",
             "sarah@example.com",
         ]
         sched.run_once(fresh_engine, settings, now=datetime(2026, 11, 1, 5, tzinfo=UTC))
-    assert len(handler.received) == 2  # September is not the latest period: left alone
+    assert len(handler.received) == 3  # September is not the latest period: left alone
     assert sched.monthly_state(fresh_engine, 2026, 10) == "completed"
     assert sched.monthly_state(fresh_engine, 2026, 9) == "started"
 
@@ -442,7 +438,8 @@ def test_two_scheduler_processes_send_each_scorecard_once(
     settings = Settings(data_dir=tmp_path, timezone="UTC", scorecard_day=day, scorecard_hour=hour)
     year, month = sched.period_for_run(now, settings)
     period = f"{year:04d}-{month:02d}"
-    issue(fresh_engine, period, [*AGENTS, AgentSpec("AG3", "Omar", "omar@example.com")])
+    # Agents without scorecards: the scheduler's monthly job issues them (real issuing)
+    make_agents(fresh_engine, [*AGENTS, AgentSpec("AG3", "Omar", "omar@example.com")])
     # The job store already knows the monthly run, due at this hour (as if the
     # scheduler had been registered before and the run time has just come).
     last_fire = datetime(now.year, now.month, day, hour, tzinfo=UTC)
@@ -493,7 +490,15 @@ def test_two_scheduler_processes_send_each_scorecard_once(
     }
     assert run_markers(fresh_engine, period) == 1
     assert run_markers(fresh_engine, period, "completed") == 1
-    assert issue_fallback.calls(fresh_engine, period=period) in (0, 1)
+    with session_scope(fresh_engine) as s:  # the real issuing ran once: one scorecard each
+        cards = dict(
+            s.execute(
+                select(Scorecard.agent_id, func.count())
+                .where(Scorecard.period == period)
+                .group_by(Scorecard.agent_id)
+            ).all()
+        )
+    assert sorted(cards.values()) == [1, 1, 1]
     assert sched.Lease.current(fresh_engine) is None  # the survivor released it on SIGTERM
     with session_scope(fresh_engine) as s:
         attempts = sorted(s.scalars(select(ScorecardDelivery.attempts)))
