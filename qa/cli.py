@@ -446,16 +446,19 @@ def demo(ctx: Context, reset: bool, seed: int, no_serve: bool, port: int) -> Non
         else:
             accounts = build_demo(session, seed=seed)
     if accounts:
+        from qa.demo import finish_demo
         from qa.services.analysis import analyze_interactions
 
         with db.session_scope(engine) as session:
             analysed = analyze_interactions(session, lexicon_dir=ctx.settings.lexicon_dir)
         accounts.stats["analysed"] = analysed.analysed
+        accounts.stats.update(finish_demo(engine, ctx.settings))
         stats = accounts.stats
         click.echo(
             f"demo database {safe_url(ctx.url)}: {stats['teams']} teams, {stats['agents']} agents, "
             f"{stats['interactions']} interactions ({stats['analysed']} analysed by auto-QA), "
-            f"{stats['reviews']} reviews"
+            f"{stats['reviews']} reviews, {stats['queued']} queued for review, "
+            f"{stats['scorecards']} scorecards for last month"
         )
         click.echo(f"accounts (password for all: {DEMO_PASSWORD}):")
         for username, role, locale in accounts.logins:

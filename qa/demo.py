@@ -24,8 +24,9 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from qa.db import session_scope
 from qa.importer import import_stream
-from qa.models import Agent, Base, Interaction, User
+from qa.models import Agent, Base, Interaction, Team, User
 from qa.services import rubrics as rubric_service
 from qa.services import users as user_service
 from qa.services.reviews import save_review, start_review
@@ -379,6 +380,24 @@ def build_demo(
             ext = f"AG{len(roster) + 1:03d}"
             roster.append((ext, name, team_name, lang, _profile(rng)))
 
+    # Teams and agents exist up front (an agent may draw no interactions with a small
+    # demo); the importer then finds them by external id.
+    teams = {name: Team(name=name) for name, _kind in TEAMS}
+    session.add_all(teams.values())
+    session.flush()
+    for ext, name, team_name, lang, _prof in roster:
+        session.add(
+            Agent(
+                external_id=ext,
+                name=name,
+                team_id=teams[team_name].id,
+                locale=lang,
+                email=f"{ext.lower()}@demo.jawda.local",
+                is_active=True,
+            )
+        )
+    session.flush()
+
     # Interactions, generated as JSONL and imported through the real importer.
     buf = io.BytesIO()
     meta: dict[str, tuple[set[str], str]] = {}
@@ -410,9 +429,6 @@ def build_demo(
     report = import_stream(session, buf, name="demo.jsonl", fmt="jsonl", source=DEMO_SOURCE)
 
     agents = {a.external_id: a for a in session.scalars(select(Agent))}
-    for ext, _name, _team, lang, _prof in roster:
-        agents[ext].locale = lang
-        agents[ext].email = f"{ext.lower()}@demo.jawda.local"
 
     # Accounts: one per role, and one per agent (Arabic agents get locale ar). They all
     # share the demo password, so it is hashed once (argon2 is deliberately slow).
@@ -511,3 +527,30 @@ def _comment(tags: set[str], rng: random.Random, locale: str) -> str | None:
     if rng.random() < 0.3:
         return "عمل ممتاز، استمر." if locale == "ar" else "Great call, well handled."
     return None
+
+
+def finish_demo(engine: Engine, settings: Any, *, today: date | None = None) -> dict[str, int]:
+    """What a running centre would have by now: queues, coaching flags, last month's
+    scorecards. Runs after auto-QA so coaching and scorecards see the flags."""
+    from qa.services.periods import add_months
+    from qa.services.queue import fill_queues, save_rule
+    from scorecards.coaching import refresh_coaching_flags
+    from scorecards.issue import issue_month
+
+    today = today or datetime.now(UTC).date()
+    tz = settings.tz
+    prev = add_months(today.year, today.month, -1)
+    with session_scope(engine) as session:
+        lead = session.scalar(select(User).where(User.username == "lead"))
+        reviewers = list(
+            session.scalars(select(User).where(User.role == "reviewer").order_by(User.id))
+        )
+        assert lead is not None
+        rule = save_rule(session, lead, name="Monthly sample", per_agent_per_month=3)
+        queued = fill_queues(
+            session, rule, reviewers, year=today.year, month=today.month, tz=tz, actor=lead
+        ).assigned
+        for year, month in (add_months(prev[0], prev[1], -1), prev):
+            refresh_coaching_flags(session, year, month, tz)
+    issued = issue_month(engine, prev[0], prev[1], tz)
+    return {"queued": queued, "scorecards": len(issued.issued)}

@@ -12,7 +12,16 @@ from sqlalchemy import func, select
 from qa import db
 from qa.cli import cli
 from qa.config import set_settings
-from qa.models import Agent, Interaction, Review, User
+from qa.models import (
+    Agent,
+    AnalysisFlag,
+    CoachingFlag,
+    Interaction,
+    Review,
+    ReviewAssignment,
+    Scorecard,
+    User,
+)
 
 
 @pytest.fixture
@@ -135,6 +144,12 @@ def test_demo_seeds_a_believable_centre(run, fresh_url: str) -> None:  # type: i
         scores = [r.score for r in reviews if r.score is not None]
         assert min(scores) < 60 < max(scores)  # good and bad behaviour both present
         assert len({r.reviewer_id for r in reviews}) == 3
+        # A running centre: auto-QA flags, queues, coaching flags, last month's scorecards.
+        assert s.scalar(select(func.count()).select_from(AnalysisFlag))
+        assert s.scalar(select(func.count()).select_from(ReviewAssignment))
+        assert s.scalar(select(func.count()).select_from(CoachingFlag))
+        cards = s.scalars(select(Scorecard)).all()
+        assert len(cards) == 24 and all(c.pdf and c.pdf.startswith(b"%PDF") for c in cards)
     engine.dispose()
     assert "already present" in run("demo", "--no-serve").output
     assert run("demo", "--no-serve", "--reset", "--seed", "3").exit_code == 0
