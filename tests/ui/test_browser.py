@@ -29,6 +29,7 @@ from sqlalchemy import select
 from qa import db
 from qa.demo import DEMO_PASSWORD, build_demo
 from qa.models import Interaction, Review, ReviewAssignment, Turn, User
+from qa.services.analysis import analyze_interactions
 
 pytestmark = pytest.mark.browser
 
@@ -82,8 +83,6 @@ def _seed(tmp: Path) -> Seeded:
     engine = db.make_engine(url)
     db.upgrade(engine)
     with db.session_scope(engine) as s:
-        # Seed 18: with 60 interactions every demo agent gets at least one (build_demo
-        # fails with KeyError for an agent without interactions; reported).
         build_demo(s, seed=18, interactions=60)
         reviewed = select(Review.interaction_id)
         users = {u.username: u for u in s.scalars(select(User))}
@@ -122,6 +121,7 @@ def _seed(tmp: Path) -> Seeded:
             )
         agent_user = s.scalar(select(User).where(User.agent_id == english.agent_id))
         assert agent_user is not None
+        analyze_interactions(s)  # so the review pages show real auto-QA highlights
         seeded = Seeded(
             url,
             data_dir,
@@ -317,8 +317,12 @@ class UI:
 
 def _answer_every_criterion(ui: UI) -> None:
     """Click an answer in every rubric radio group: yes for yes/no, the top of each scale."""
+    ui.idle()
+    ui.until(
+        lambda d: len(ui.css('[data-testid="stRadio"] [role="radiogroup"]')) >= 10,
+        "the rubric form",
+    )
     count = len(ui.css('[data-testid="stRadio"] [role="radiogroup"]'))
-    assert count >= 10
     for i in range(count):
         group = ui.css('[data-testid="stRadio"] [role="radiogroup"]')[i]
         labels = group.find_elements(ui.by.CSS_SELECTOR, "label")

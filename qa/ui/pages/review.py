@@ -398,7 +398,7 @@ def _suggestion_note(
         shown = fmt_number(sug.value, loc, 0 if c.type == "scale" else 1)
     with st.container(border=True):
         st.markdown(
-            ":robot_face: "
+            "🤖 "
             + viewer.t(
                 "review.suggested",
                 value=shown,
