@@ -99,7 +99,9 @@ def engine(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[E
         yield eng
         eng.dispose()
     else:
-        schema = f"qa_test_{_worker()}"
+        # Unique per process: concurrent test runs (several checkouts, xdist workers)
+        # against one PostgreSQL must never share or drop each other's schema.
+        schema = f"qa_test_{_worker()}_{os.getpid()}"
         eng = db.make_engine(_create_pg_schema(schema))
         db.upgrade(eng)
         yield eng
