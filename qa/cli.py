@@ -495,6 +495,8 @@ def _serve(ctx: Context, *, port: int, host: str = "127.0.0.1") -> None:
         "true",
         "--browser.gatherUsageStats",
         "false",
+        "--server.maxUploadSize",  # the app enforces QA_MAX_UPLOAD_MB itself, below this
+        str(ctx.settings.max_upload_mb),
     ]
     try:
         raise SystemExit(subprocess.call(cmd, env=env))
