@@ -583,6 +583,18 @@ def coachable_agents(session: Session, viewer: User) -> list[Agent]:
     )
 
 
+def coaches(session: Session, viewer: User) -> list[User]:
+    """Active users who can run a session (the trainer a lead may assign)."""
+    _require_manager(viewer)
+    return list(
+        session.scalars(
+            select(User)
+            .where(User.is_active.is_(True), User.role.in_(sorted(MANAGER_ROLES)))
+            .order_by(User.display_name, User.id)
+        )
+    )
+
+
 __all__ = [
     "MANAGER_ROLES",
     "UNSET",
@@ -592,6 +604,7 @@ __all__ = [
     "agent_history",
     "cancel_session",
     "coachable_agents",
+    "coaches",
     "complete_session",
     "create_session",
     "dismiss_flags",
