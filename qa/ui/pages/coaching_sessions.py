@@ -152,9 +152,13 @@ with db_session() as session:
         key="csess.chosen",
     )
     cs = by_id[chosen]
-    # The version this page showed; kept until a save succeeds or is refused.
+    # The version the form was filled from: taken when the form first appears (its
+    # widgets have no state yet) and kept across reruns until a save succeeds or is
+    # refused, so a save made elsewhere in between is detected.
     version_key = f"csess.version.{cs.id}"
-    shown_version = st.session_state.setdefault(version_key, cs.lock_version)
+    if version_key not in st.session_state or f"csess.f.notes.{cs.id}" not in st.session_state:
+        st.session_state[version_key] = cs.lock_version
+    shown_version = st.session_state[version_key]
     st.subheader(t("csess.heading", id=cs.id, agent=escape_markdown(cs.agent.name)), anchor=False)
     st.caption(
         t(
