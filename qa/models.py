@@ -11,13 +11,14 @@ need a join over the whole transcript tables.
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -874,3 +875,71 @@ class CoachingFlag(Base):
         CheckConstraint(_in("priority", ("high", "medium", "low")), name="priority"),
         Index("ix_coaching_flags_period_status", "period", "status", "priority"),
     )
+
+
+class CoachingSessionStatus(enum.StrEnum):
+    planned = "planned"
+    done = "done"
+    cancelled = "cancelled"
+
+
+class CoachingSession(Base):
+    """A one-to-one coaching session a trainer plans for an agent, usually from coaching flags.
+
+    The flags it covers are linked in ``coaching_session_flags`` (a session may
+    cover several recommendations; the agent's flags move to ``in_session`` and
+    to ``resolved`` when the session is done). ``lock_version`` turns two
+    trainers saving the same session at once into a conflict, not a lost edit.
+    """
+
+    __tablename__ = "coaching_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    trainer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_from_flag_id: Mapped[int | None] = mapped_column(
+        ForeignKey("coaching_flags.id", ondelete="SET NULL")
+    )
+    focus_criteria: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    due_date: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(10), default=CoachingSessionStatus.planned.value)
+    follow_up: Mapped[str | None] = mapped_column(Text)
+    follow_up_date: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column()
+    lock_version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    agent: Mapped[Agent] = relationship()
+    trainer: Mapped[User | None] = relationship()
+    flag_links: Mapped[list[CoachingSessionFlag]] = relationship(
+        back_populates="coaching_session",
+        cascade="all, delete-orphan",
+        order_by="CoachingSessionFlag.flag_id",
+    )
+
+    __mapper_args__ = {"version_id_col": lock_version}
+    __table_args__ = (
+        CheckConstraint(_in("status", CoachingSessionStatus), name="status"),
+        Index("ix_coaching_sessions_agent", "agent_id", "created_at"),
+        Index("ix_coaching_sessions_status_due", "status", "due_date"),
+    )
+
+
+class CoachingSessionFlag(Base):
+    """A coaching flag covered by a coaching session."""
+
+    __tablename__ = "coaching_session_flags"
+
+    coaching_session_id: Mapped[int] = mapped_column(
+        ForeignKey("coaching_sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    flag_id: Mapped[int] = mapped_column(
+        ForeignKey("coaching_flags.id", ondelete="CASCADE"), primary_key=True
+    )
+
+    coaching_session: Mapped[CoachingSession] = relationship(back_populates="flag_links")
+    flag: Mapped[CoachingFlag] = relationship()
+
+    __table_args__ = (Index("ix_coaching_session_flags_flag", "flag_id"),)

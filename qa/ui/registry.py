@@ -241,3 +241,70 @@ PAGES += [
 
 def pages_for(role: str) -> list[PageSpec]:
     return [p for p in PAGES if role in p.roles]
+
+
+# ---- coaching sessions and scorecard downloads (coach) ---------------------------------
+register(
+    {
+        "nav.group.coaching": {"en": "Coaching", "ar": "التدريب"},
+        "nav.coaching_flags": {"en": "Recommendations", "ar": "التوصيات"},
+        "nav.coaching_sessions": {"en": "Coaching sessions", "ar": "جلسات التدريب"},
+        "nav.coaching_history": {"en": "Agent coaching history", "ar": "سجل تدريب الموظف"},
+        "nav.scorecards": {"en": "Scorecards", "ar": "بطاقات الأداء"},
+        "nav.my_coaching": {"en": "My coaching", "ar": "تدريبي"},
+        "nav.my_scorecards": {"en": "My scorecards", "ar": "بطاقات أدائي"},
+    }
+)
+COACHES = LEADS | {Role.trainer.value}
+PAGES += [
+    PageSpec(
+        "coaching-flags",
+        "coaching_flags.py",
+        "nav.coaching_flags",
+        ":material/flag:",
+        COACHES,
+        "nav.group.coaching",
+    ),
+    PageSpec(
+        "coaching-sessions",
+        "coaching_sessions.py",
+        "nav.coaching_sessions",
+        ":material/event:",
+        COACHES,
+        "nav.group.coaching",
+    ),
+    PageSpec(
+        "coaching-history",
+        "coaching_history.py",
+        "nav.coaching_history",
+        ":material/history_edu:",
+        COACHES,
+        "nav.group.coaching",
+    ),
+    # One page file, two entries: agents see their own under "My performance",
+    # managers pick an agent under "Coaching". Roles do not overlap.
+    PageSpec(
+        "scorecards",
+        "my_scorecards.py",
+        "nav.scorecards",
+        ":material/picture_as_pdf:",
+        COACHES,
+        "nav.group.coaching",
+    ),
+    PageSpec(
+        "my-coaching",
+        "my_coaching.py",
+        "nav.my_coaching",
+        ":material/school:",
+        AGENTS,
+        "nav.group.me",
+    ),
+    PageSpec(
+        "my-scorecards",
+        "my_scorecards.py",
+        "nav.my_scorecards",
+        ":material/picture_as_pdf:",
+        AGENTS,
+        "nav.group.me",
+    ),
+]
