@@ -20,6 +20,8 @@ from datetime import date, datetime
 from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from rubrics.vocabulary import AVOID_BEHAVIOURS, METRICS, USE_BEHAVIOURS
+
 __all__ = [
     "AVOID_BEHAVIOURS",
     "SCHEMA_VERSION",
@@ -47,41 +49,9 @@ Locale = Literal["en", "ar"]
 Polarity = Literal["use", "avoid"]
 Priority = Literal["high", "medium", "low"]
 
-# Shared vocabulary (COMMON_BRIEF): a known behaviour must carry its polarity.
-USE_BEHAVIOURS = frozenset(
-    {
-        "greeting",
-        "self_introduction",
-        "courtesy",
-        "empathy",
-        "apology",
-        "gratitude",
-        "ownership",
-        "positive_language",
-        "hold_etiquette",
-        "closing",
-    }
-)
-AVOID_BEHAVIOURS = frozenset(
-    {"dismissive", "blame", "argue", "negative_language", "uncertainty", "rude"}
-)
-TIMING_METRICS = frozenset(
-    {
-        "first_response_s",
-        "response_latency_mean_s",
-        "response_latency_p90_s",
-        "response_latency_max_s",
-        "longest_silence_s",
-        "hold_count",
-        "hold_total_s",
-        "hold_max_s",
-        "talk_ratio",
-        "overtalk_s",
-        "handle_time_s",
-        "reply_time_mean_s",
-        "reply_time_max_s",
-    }
-)
+# The shared vocabulary (one definition, in rubrics.vocabulary): a known behaviour
+# must carry its polarity, and timing rows name known metrics.
+TIMING_METRICS = METRICS
 
 
 class SnapshotError(ValueError):
