@@ -264,10 +264,12 @@ class RubricVersion(Base):
 class Review(Base):
     """A reviewer's grading of one interaction against one rubric version.
 
-    ``agent_id``, ``team_id`` and ``interaction_at`` are copied from the
-    interaction when the review is created so that per-agent-per-month
-    aggregates read one indexed table. ``lock_version`` is SQLAlchemy's version
-    counter: a stale save raises instead of silently overwriting.
+    ``agent_id``, ``team_id``, ``interaction_at``, ``channel`` and ``language``
+    are copied from the interaction when the review is created so that
+    per-agent-per-month aggregates and the dashboard filters read one indexed
+    table (``qa.rollups`` fills channel and language when a caller leaves them
+    out). ``lock_version`` is SQLAlchemy's version counter: a stale save raises
+    instead of silently overwriting.
     """
 
     __tablename__ = "reviews"
@@ -281,6 +283,8 @@ class Review(Base):
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="RESTRICT"))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
     interaction_at: Mapped[datetime] = mapped_column()
+    channel: Mapped[str] = mapped_column(String(8))
+    language: Mapped[str] = mapped_column(String(2))
     status: Mapped[str] = mapped_column(String(10), default=ReviewStatus.draft.value)
     score: Mapped[float | None] = mapped_column(Float)
     section_scores: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -305,7 +309,31 @@ class Review(Base):
         CheckConstraint(_in("status", ReviewStatus), name="status"),
         Index("ix_reviews_agent_period", "agent_id", "status", "interaction_at"),
         Index("ix_reviews_team_period", "team_id", "status", "interaction_at"),
-        Index("ix_reviews_period", "status", "interaction_at"),
+        # The dashboard's figures read only these columns: one covering range scan
+        # by period (filters on team, channel and language are tested in the index),
+        # and one in agent order so per-agent groups need no sort.
+        Index(
+            "ix_reviews_dashboard",
+            "status",
+            "interaction_at",
+            "team_id",
+            "channel",
+            "language",
+            "agent_id",
+            "score",
+            "auto_fail",
+        ),
+        Index(
+            "ix_reviews_dashboard_agent",
+            "status",
+            "agent_id",
+            "interaction_at",
+            "team_id",
+            "channel",
+            "language",
+            "score",
+            "auto_fail",
+        ),
         Index("ix_reviews_interaction", "interaction_id"),
         Index("ix_reviews_reviewer", "reviewer_id", "status"),
     )
@@ -314,8 +342,10 @@ class Review(Base):
 class ReviewAnswer(Base):
     """One criterion's answer. ``earned``/``possible`` are the scored points (None when N/A).
 
-    The denormalised ``agent_id``/``interaction_at``/``status`` keep per-criterion
-    monthly aggregates on a single covering index.
+    The denormalised ``agent_id``/``team_id``/``interaction_at``/``channel``/
+    ``language``/``submitted`` (copies of the review's) keep per-criterion
+    aggregates on one table; submitted answers are also summed per UTC month in
+    ``criterion_rollups`` (kept exact by ``qa.rollups`` on every flush).
     """
 
     __tablename__ = "review_answers"
@@ -333,17 +363,24 @@ class ReviewAnswer(Base):
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="RESTRICT"))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
     interaction_at: Mapped[datetime] = mapped_column()
+    channel: Mapped[str] = mapped_column(String(8))
+    language: Mapped[str] = mapped_column(String(2))
     submitted: Mapped[bool] = mapped_column(Boolean, default=False)
 
     review: Mapped[Review] = relationship(back_populates="answers")
 
     __table_args__ = (
         UniqueConstraint("review_id", "criterion_id", name="uq_review_answers_review_criterion"),
+        # Covers the dashboard's reads of raw answers (the few hours at the edges of
+        # a period that the monthly roll-up cannot serve), filters included.
         Index(
-            "ix_review_answers_criterion_period",
+            "ix_review_answers_period",
             "submitted",
-            "criterion_id",
             "interaction_at",
+            "criterion_id",
+            "team_id",
+            "channel",
+            "language",
             "pct",
         ),
         Index(
@@ -355,6 +392,29 @@ class ReviewAnswer(Base):
             "pct",
         ),
     )
+
+
+class CriterionRollup(Base):
+    """Submitted answers summed per UTC month, criterion, team, channel and language.
+
+    Derived data, maintained by ``qa.rollups`` in the same flush as the answers
+    it sums (and rebuilt from scratch by ``qa.rollups.rebuild_rollups``). UTC
+    months, not the organisation's: the time zone is a runtime setting, and a
+    month in any zone differs from the UTC month by at most its offset, which
+    the dashboard reads from the raw answers. ``team_key`` is the team id, or 0
+    for answers of agents without a team (a primary key cannot hold NULL).
+    """
+
+    __tablename__ = "criterion_rollups"
+
+    utc_month: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM
+    criterion_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    team_key: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(8), primary_key=True)
+    language: Mapped[str] = mapped_column(String(2), primary_key=True)
+    answered: Mapped[int] = mapped_column(Integer)  # answers with a percentage
+    na: Mapped[int] = mapped_column(Integer)  # N/A answers (no percentage)
+    pct_sum: Mapped[float] = mapped_column(Float)
 
 
 class ReviewRevision(Base):
@@ -827,3 +887,7 @@ class ReviewAcknowledgement(Base):
     )
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     acknowledged_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# Keeps the denormalised filter columns and ``criterion_rollups`` in step with every flush.
+from qa import rollups as _rollups  # noqa: E402,F401

@@ -1,15 +1,24 @@
 """Team dashboard figures, aggregated in SQL.
 
-Every figure is a GROUP BY over the denormalised, indexed keys on ``reviews``
-and ``review_answers`` (agent, team, interaction time, submitted), so the work
-is one index range scan per figure and the Python side only ever sees a few
-hundred aggregated rows, never the reviews themselves.
+Review figures are GROUP BYs over the denormalised keys on ``reviews`` (agent,
+team, channel, language, interaction time, status), read from one covering
+index (``ix_reviews_dashboard``: the period range is the seek, the filters and
+measures are in the index), so the Python side only ever sees a few hundred
+aggregated rows, never the reviews themselves.
+
+Criterion averages would have to read every answer (17 per review: a million
+rows for a year); they come from ``criterion_rollups`` instead, sums per *UTC*
+month kept exact by ``qa.rollups``. The organisation's month starts at local
+midnight, which is the UTC month start shifted by the zone's offset (at most
+14 hours), so a period is the roll-up's UTC months plus or minus the raw
+answers of two short windows at its edges (``_edges``): exact in any zone,
+including DST, half-hour offsets and zones west of UTC.
 
 Months are the organisation's months: the bounds of each month are computed
 in Python with ``zoneinfo`` (DST-correct) and compared with the stored UTC
-times, and the monthly trend buckets rows with a ``CASE`` over those bounds.
-That is one scan, gives the same answer on SQLite and PostgreSQL, and needs no
-database time-zone support (SQLite has none).
+times; the monthly trend is one range aggregate per month (a UNION ALL), which
+reads each month's slice of the index once, gives the same answer on SQLite
+and PostgreSQL, and needs no database time-zone support (SQLite has none).
 
 Only submitted reviews count: drafts are work in progress and would make the
 figures move while a reviewer types.
@@ -18,22 +27,21 @@ figures move while a reviewer types.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, case, func, literal, select
+from sqlalchemy import case, func, literal, select, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from qa.models import (
     Agent,
-    Interaction,
+    CriterionRollup,
     Review,
     ReviewAnswer,
     ReviewStatus,
     Role,
-    RubricVersion,
     Team,
 )
 from qa.services.errors import InvalidInput, PermissionDenied
@@ -169,40 +177,55 @@ def _fail_rate(column: Any) -> ColumnElement[Any]:
     return 100.0 * func.avg(case((column == True, 1.0), else_=0.0))  # noqa: E712
 
 
-def _interaction_filter(f: DashboardFilter) -> Select[Any] | None:
-    """Ids of interactions matching the channel/language choice, or None when unrestricted."""
-    if not f.channels and not f.languages:
-        return None
-    query = select(Interaction.id)
-    if f.channels:
-        query = query.where(Interaction.channel.in_(f.channels))
-    if f.languages:
-        query = query.where(Interaction.language.in_(f.languages))
-    return query
-
-
 def _review_where(f: DashboardFilter, tz: ZoneInfo) -> list[ColumnElement[bool]]:
     start, end = f.bounds(tz)
-    conditions: list[ColumnElement[bool]] = [
+    return [
         Review.status == ReviewStatus.submitted.value,
         Review.interaction_at >= start,
         Review.interaction_at < end,
+        *_filters(f, Review.team_id, Review.channel, Review.language),
     ]
+
+
+def _filters(
+    f: DashboardFilter, team: Any, channel: Any, language: Any
+) -> list[ColumnElement[bool]]:
+    """The team/channel/language choice on any table carrying those columns."""
+    conditions: list[ColumnElement[bool]] = []
     if f.team_ids:
-        conditions.append(Review.team_id.in_(f.team_ids))
-    interactions = _interaction_filter(f)
-    if interactions is not None:
-        conditions.append(Review.interaction_id.in_(interactions))
+        conditions.append(team.in_(f.team_ids))
+    if f.channels:
+        conditions.append(channel.in_(f.channels))
+    if f.languages:
+        conditions.append(language.in_(f.languages))
     return conditions
 
 
-def _answer_where(f: DashboardFilter, tz: ZoneInfo) -> list[ColumnElement[bool]]:
+def _edges(
+    f: DashboardFilter, tz: ZoneInfo
+) -> tuple[str, str, list[tuple[datetime, datetime, int]]]:
+    """The roll-up's UTC months for the period, and the raw windows that correct them.
+
+    Returns ``(first, after_last, windows)``: the UTC months ``first <= m <
+    after_last`` (``YYYY-MM``) cover the period but for its edges, and each
+    window ``(lo, hi, sign)`` is a stretch of at most the zone's offset whose
+    answers must be added (+1: in the period, outside those UTC months) or
+    taken away (-1: inside those UTC months, outside the period).
+    """
     start, end = f.bounds(tz)
-    return [
-        ReviewAnswer.submitted == True,  # noqa: E712  (``= 1`` keeps SQLite on the index)
-        ReviewAnswer.interaction_at >= start,
-        ReviewAnswer.interaction_at < end,
-    ]
+    after_last = add_months(*f.last_month, 1)
+    utc_start = datetime(*f.first_month, 1, tzinfo=UTC)
+    utc_end = datetime(*after_last, 1, tzinfo=UTC)
+    windows: list[tuple[datetime, datetime, int]] = []
+    if start < utc_start:
+        windows.append((start, utc_start, +1))
+    elif start > utc_start:
+        windows.append((utc_start, start, -1))
+    if end > utc_end:
+        windows.append((utc_end, end, +1))
+    elif end < utc_end:
+        windows.append((end, utc_end, -1))
+    return month_label(*f.first_month), month_label(*after_last), windows
 
 
 def _num(value: Any) -> float | None:
@@ -305,59 +328,64 @@ def by_agent(session: Session, viewer: HasRole, f: DashboardFilter, tz: ZoneInfo
     ]
 
 
-def criterion_ids(session: Session) -> list[str]:
-    """Every criterion id of every stored rubric version (answers can only use these)."""
-    ids: set[str] = set()
-    for definition in session.scalars(select(RubricVersion.definition)):
-        for section in definition.get("sections", []):
-            ids.update(c["id"] for c in section.get("criteria", []))
-    return sorted(ids)
-
-
 def by_criterion(
     session: Session, viewer: HasRole, f: DashboardFilter, tz: ZoneInfo
 ) -> list[CriterionRow]:
     """Average percentage per criterion over answered (not N/A) answers.
 
-    Only columns of ``ix_review_answers_criterion_period`` are read, so SQLite
-    answers from the index alone (reading ``section_id`` too cost 10x: one
-    table lookup per answer). Sections come from the rubric, not from here.
-    The explicit list of criterion ids turns one scan of the whole index into
-    one range seek per criterion on (submitted, criterion_id, interaction_at),
-    so a one-month view reads one month of answers, not every answer.
+    Sums from ``criterion_rollups`` for the UTC months of the period, plus or
+    minus the raw answers of the edge windows (``_edges``), in one UNION ALL
+    summed per criterion: a year is ~10,000 roll-up rows and a few hours of
+    answers read from ``ix_review_answers_period``, whatever the filters.
+    Sections come from the rubric, not from here.
     """
     require_reader(viewer)
     f.validate()
-    ids = criterion_ids(session)
-    if not ids:
-        return []
-    query = select(
-        ReviewAnswer.criterion_id,
-        func.count(ReviewAnswer.pct),
-        func.count() - func.count(ReviewAnswer.pct),
-        func.avg(ReviewAnswer.pct),
-    )
-    if f.team_ids or f.channels or f.languages:
-        # Drive from the matching reviews (team, channel and language live on
-        # reviews and interactions, not on answers) and fetch their answers by
-        # review id; left to itself SQLite walks the criterion index and reads
-        # every answer's row to test the filter (measured 5-10 s at 1M answers).
-        # DISTINCT (a no-op on ids) stops SQLite flattening the subquery, which is
-        # what makes it drive the join from the reviews.
-        reviews = select(Review.id).where(*_review_where(f, tz)).distinct().subquery()
-        query = (
-            query.select_from(reviews)
-            .join(ReviewAnswer, ReviewAnswer.review_id == reviews.c.id)
-            .where(ReviewAnswer.submitted == True)  # noqa: E712
+    first, after_last, windows = _edges(f, tz)
+    r = CriterionRollup
+    parts: list[Any] = [
+        select(
+            r.criterion_id.label("criterion_id"),
+            r.answered.label("answered"),
+            r.na.label("na"),
+            r.pct_sum.label("pct_sum"),
+        ).where(
+            r.utc_month >= first,
+            r.utc_month < after_last,
+            *_filters(f, r.team_key, r.channel, r.language),
         )
-    else:
-        query = query.where(*_answer_where(f, tz), ReviewAnswer.criterion_id.in_(ids))
+    ]
+    a = ReviewAnswer
+    for lo, hi, sign in windows:
+        parts.append(
+            select(
+                a.criterion_id,
+                sign * case((a.pct.is_(None), 0), else_=1),
+                sign * case((a.pct.is_(None), 1), else_=0),
+                sign * func.coalesce(a.pct, 0.0),
+            ).where(
+                a.submitted == True,  # noqa: E712  (``= 1`` keeps SQLite on the index)
+                a.interaction_at >= lo,
+                a.interaction_at < hi,
+                *_filters(f, a.team_id, a.channel, a.language),
+            )
+        )
+    u = union_all(*parts).subquery()
+    answered, na = func.sum(u.c.answered), func.sum(u.c.na)
     rows = session.execute(
-        query.group_by(ReviewAnswer.criterion_id).order_by(ReviewAnswer.criterion_id)
+        select(u.c.criterion_id, answered, na, func.sum(u.c.pct_sum))
+        .group_by(u.c.criterion_id)
+        .having(answered + na > 0)
+        .order_by(u.c.criterion_id)
     ).all()
     return [
-        CriterionRow(criterion_id=r[0], answers=int(r[1]), na=int(r[2]), avg_pct=_num(r[3]))
-        for r in rows
+        CriterionRow(
+            criterion_id=cid,
+            answers=int(n),
+            na=int(n_na),
+            avg_pct=float(total) / int(n) if n else None,
+        )
+        for cid, n, n_na, total in rows
     ]
 
 
@@ -386,43 +414,45 @@ def distribution(
 def monthly_trend(
     session: Session, viewer: HasRole, f: DashboardFilter, tz: ZoneInfo
 ) -> list[MonthRow]:
-    """One row per month of the filter (empty months included), in the organisation's zone."""
+    """One row per month of the filter (empty months included), in the organisation's zone.
+
+    One range aggregate per month, glued with UNION ALL: each reads its month's
+    slice of ``ix_reviews_dashboard`` and needs no sort, where grouping by a
+    month ``CASE`` over the whole period sorted every review (2x slower).
+    """
     require_reader(viewer)
     f.validate()
     months = f.months()
-    ends = [month_bounds(y, m, tz)[1] for y, m in months]
-    index: ColumnElement[Any] = (
-        case(
-            *[(Review.interaction_at < end, k) for k, end in enumerate(ends[:-1])],
-            else_=len(months) - 1,
-        )
-        if len(months) > 1
-        else literal(0)
-    )
-    found = {
-        int(r[0]): r
-        for r in session.execute(
+    filters = _filters(f, Review.team_id, Review.channel, Review.language)
+    parts = []
+    for k, (y, m) in enumerate(months):
+        start, end = month_bounds(y, m, tz)
+        parts.append(
             select(
-                index,
-                func.count(),
-                func.avg(Review.score),
-                _fail_rate(Review.auto_fail),
+                literal(k).label("k"),
+                func.count().label("reviews"),
+                func.avg(Review.score).label("avg_score"),
+                _fail_rate(Review.auto_fail).label("fail_rate"),
+            ).where(
+                Review.status == ReviewStatus.submitted.value,
+                Review.interaction_at >= start,
+                Review.interaction_at < end,
+                *filters,
             )
-            .where(*_review_where(f, tz))
-            .group_by(index)
-        ).all()
-    }
+        )
+    found = {int(r.k): r for r in session.execute(union_all(*parts)).all()}
     out = []
     for k, (y, m) in enumerate(months):
         r = found.get(k)
+        reviews = int(r.reviews) if r else 0
         out.append(
             MonthRow(
                 month=month_label(y, m),
                 year=y,
                 month_no=m,
-                reviews=int(r[1]) if r else 0,
-                avg_score=_num(r[2]) if r else None,
-                auto_fail_rate=_num(r[3]) if r else None,
+                reviews=reviews,
+                avg_score=_num(r.avg_score) if reviews else None,
+                auto_fail_rate=_num(r.fail_rate) if reviews else None,
             )
         )
     return out
