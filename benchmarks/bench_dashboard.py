@@ -421,6 +421,8 @@ def main() -> None:
     (reviews,) = conn.execute("SELECT count(*) FROM reviews").fetchone()
     conn.close()
     print(f"{reviews:,} reviews, {answers:,} criterion answers")
+    if not answers or not reviews:
+        raise SystemExit("the database has no reviews or answers: nothing to measure")
     started = time.perf_counter()
     duck = load_duckdb(path)
     print(f"loaded the same rows into DuckDB in {time.perf_counter() - started:.1f} s")
