@@ -417,6 +417,41 @@ class CriterionRollup(Base):
     pct_sum: Mapped[float] = mapped_column(Float)
 
 
+class ReviewRollup(Base):
+    """Submitted reviews summed per UTC month, agent, team, channel and language.
+
+    The review-level twin of ``CriterionRollup`` (same maintenance, same UTC
+    months, ``team_key`` 0 for no team). ``band_k`` counts scored reviews in the
+    dashboard's score band k (``[10k, 10k+10)``, 100 in band 9); ``score_min``
+    and ``score_max`` are the bucket's extremes, recomputed from the reviews
+    whenever a review leaves the bucket.
+    """
+
+    __tablename__ = "review_rollups"
+
+    utc_month: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM
+    agent_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_key: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(8), primary_key=True)
+    language: Mapped[str] = mapped_column(String(2), primary_key=True)
+    reviews: Mapped[int] = mapped_column(Integer)
+    scored: Mapped[int] = mapped_column(Integer)  # reviews with a score
+    score_sum: Mapped[float] = mapped_column(Float)
+    fails: Mapped[int] = mapped_column(Integer)  # auto-failed reviews
+    score_min: Mapped[float | None] = mapped_column(Float)
+    score_max: Mapped[float | None] = mapped_column(Float)
+    band_0: Mapped[int] = mapped_column(Integer)
+    band_1: Mapped[int] = mapped_column(Integer)
+    band_2: Mapped[int] = mapped_column(Integer)
+    band_3: Mapped[int] = mapped_column(Integer)
+    band_4: Mapped[int] = mapped_column(Integer)
+    band_5: Mapped[int] = mapped_column(Integer)
+    band_6: Mapped[int] = mapped_column(Integer)
+    band_7: Mapped[int] = mapped_column(Integer)
+    band_8: Mapped[int] = mapped_column(Integer)
+    band_9: Mapped[int] = mapped_column(Integer)
+
+
 class ReviewRevision(Base):
     """A snapshot of a submitted review before it was changed (history is never lost)."""
 

@@ -8,6 +8,7 @@ loop over every stored row with the organisation's months computed by
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections import defaultdict
 from collections.abc import Iterator
@@ -22,14 +23,13 @@ from sqlalchemy.orm import Session
 from qa import db
 from qa.models import (
     Agent,
-    CriterionRollup,
     Interaction,
     Review,
     ReviewAnswer,
     User,
     UTCDateTime,
 )
-from qa.rollups import rebuild_rollups, rollup_select
+from qa.rollups import ANSWERS, REVIEWS, rebuild_rollups, review_rollup_select, rollup_select
 from qa.services import dashboard as dash
 from qa.services import rubrics as rubric_service
 from qa.services.periods import month_bounds
@@ -38,39 +38,36 @@ from rubrics import Answer
 from rubrics.schema import Rubric
 from tests import factories as f
 
-Key = tuple[str, str, int, str, str]
+Key = tuple[Any, ...]
+Table = dict[Key, tuple[Any, ...]]
 
 
-def stored(session: Session) -> dict[Key, tuple[int, int, float]]:
+def _table(session: Session, query: Any, spec: Any) -> Table:
     session.flush()
-    return {
-        (row.utc_month, row.criterion_id, row.team_key, row.channel, row.language): (
-            int(row.answered),
-            int(row.na),
-            float(row.pct_sum),
-        )
-        for row in session.execute(select(CriterionRollup.__table__))
-    }
+    out: Table = {}
+    for row in session.execute(query).mappings():
+        key = tuple(row[k] for k in spec.keys)
+        values = [c.name for c in spec.target.columns if c.name not in spec.keys]
+        out[key] = tuple(row[c] for c in values)
+    return out
 
 
-def from_scratch(session: Session) -> dict[Key, tuple[int, int, float]]:
-    session.flush()
-    return {
-        (row.utc_month, row.criterion_id, int(row.team_key), row.channel, row.language): (
-            int(row.answered),
-            int(row.na),
-            float(row.pct_sum),
-        )
-        for row in session.execute(rollup_select())
-    }
+def stored(session: Session, spec: Any = ANSWERS) -> Table:
+    return _table(session, select(spec.target), spec)
+
+
+def from_scratch(session: Session, spec: Any = ANSWERS) -> Table:
+    query = rollup_select() if spec is ANSWERS else review_rollup_select()
+    return _table(session, query, spec)
 
 
 def assert_exact(session: Session) -> None:
-    have, want = stored(session), from_scratch(session)
-    assert have.keys() == want.keys()
-    for key, (answered, na, pct_sum) in want.items():
-        assert have[key][:2] == (answered, na), key
-        assert have[key][2] == pytest.approx(pct_sum, abs=1e-6), key
+    """Both roll-ups equal their from-scratch aggregates (float sums up to rounding)."""
+    for spec in (ANSWERS, REVIEWS):
+        have, want = stored(session, spec), from_scratch(session, spec)
+        assert have.keys() == want.keys(), spec.name
+        for key, values in want.items():
+            assert have[key] == pytest.approx(values, abs=1e-6), (spec.name, key)
 
 
 def random_answers(rng: random.Random, rubric: Rubric, *, full: bool) -> dict[str, Answer]:
@@ -156,18 +153,24 @@ def test_rebuild_equals_maintained_and_repairs_a_damaged_table(session: Session)
         inter = f.interaction(session, started_at=datetime(2026, 10, day, tzinfo=UTC))
         review = start_review(session, inter.id, reviewer)
         save_review(session, review, random_answers(rng, rubric, full=True), reviewer, submit=True)
-    maintained = stored(session)
-    assert maintained and sum(n + na for n, na, _ in maintained.values()) == 3 * len(
-        list(rubric.all_criteria())
-    )
-    session.execute(CriterionRollup.__table__.delete())
-    assert stored(session) == {}
-    assert rebuild_rollups(session) == len(maintained)
-    rebuilt = stored(session)
-    assert rebuilt.keys() == maintained.keys()
-    for key, value in rebuilt.items():
-        assert value[:2] == maintained[key][:2]
-        assert value[2] == pytest.approx(maintained[key][2])
+    maintained = {spec.name: stored(session, spec) for spec in (ANSWERS, REVIEWS)}
+    answers = maintained["criterion"].values()
+    assert sum(n + na for n, na, _ in answers) == 3 * len(list(rubric.all_criteria()))
+    # Each interaction has its own agent: three review buckets of one review each.
+    assert sorted(v[0] for v in maintained["review"].values()) == [1, 1, 1]
+    for spec in (ANSWERS, REVIEWS):
+        session.execute(spec.target.delete())
+        assert stored(session, spec) == {}
+    counts = rebuild_rollups(session)
+    assert counts == {
+        "criterion_rollups": len(maintained["criterion"]),
+        "review_rollups": len(maintained["review"]),
+    }
+    for spec in (ANSWERS, REVIEWS):
+        rebuilt = stored(session, spec)
+        assert rebuilt.keys() == maintained[spec.name].keys()
+        for key, values in rebuilt.items():
+            assert values == pytest.approx(maintained[spec.name][key])
 
 
 def test_drafts_count_only_once_submitted(session: Session) -> None:
@@ -299,6 +302,8 @@ def _reference_rows(session: Session) -> list[Any]:
     return list(
         session.execute(
             select(
+                Review.id,
+                Review.agent_id,
                 ReviewAnswer.criterion_id,
                 ReviewAnswer.pct,
                 ReviewAnswer.submitted,
@@ -336,11 +341,11 @@ def _filters(session: Session) -> list[dash.DashboardFilter]:
     ]
 
 
-@pytest.mark.parametrize("zone", ZONES)
-def test_criterion_averages_match_a_row_by_row_reference(edge_world: Session, zone: str) -> None:
-    session, tz = edge_world, ZoneInfo(zone)
+def test_criterion_averages_match_a_row_by_row_reference(edge_world: Session) -> None:
+    session = edge_world
     rows = _reference_rows(session)
-    for flt in _filters(session):
+    for zone, flt in itertools.product(ZONES, _filters(session)):
+        tz = ZoneInfo(zone)
         want: dict[str, list[Any]] = {}
         for r in rows:
             if r.submitted and _matches(r, flt, tz):
@@ -359,31 +364,61 @@ def test_criterion_averages_match_a_row_by_row_reference(edge_world: Session, zo
         assert want, "the reference found answers: the comparison is not vacuous"
 
 
-@pytest.mark.parametrize("zone", ZONES)
-def test_review_figures_match_a_row_by_row_reference(edge_world: Session, zone: str) -> None:
-    session, tz = edge_world, ZoneInfo(zone)
+def _stats(rows: list[Any]) -> tuple[int, float | None, float | None]:
+    scores = [r.score for r in rows if r.score is not None]
+    fails = sum(1 for r in rows if r.auto_fail)
+    return (
+        len(rows),
+        sum(scores) / len(scores) if scores else None,
+        100.0 * fails / len(rows) if rows else None,
+    )
+
+
+def test_review_figures_match_a_row_by_row_reference(edge_world: Session) -> None:
+    session = edge_world
     # One reference row per submitted review (the answer rows repeat it per criterion).
-    reviews = {
-        (r.interaction_at, r.team_id, r.channel, r.language, r.score, r.auto_fail): r
-        for r in _reference_rows(session)
-        if r.status == "submitted"
-    }
+    reviews = {r.id: r for r in _reference_rows(session) if r.status == "submitted"}
     assert len(reviews) > 50
-    for flt in _filters(session):
+    approx = pytest.approx
+    for zone, flt in itertools.product(ZONES, _filters(session)):
+        tz = ZoneInfo(zone)
         chosen = [r for r in reviews.values() if _matches(r, flt, tz)]
+        assert chosen, "the comparison is not vacuous"
+
+        s = dash.summary(session, Lead(), flt, tz)
+        assert (s.reviews, s.avg_score, s.auto_fail_rate) == approx(_stats(chosen))
+        assert s.agents == len({r.agent_id for r in chosen})
+
         trend = dash.monthly_trend(session, Lead(), flt, tz)
         for m in trend:
             start, end = month_bounds(m.year, m.month_no, tz)
             inside = [r for r in chosen if start <= r.interaction_at < end]
-            assert m.reviews == len(inside), (zone, flt, m.month)
-            if inside:
-                assert m.avg_score == pytest.approx(sum(r.score for r in inside) / len(inside))
-                fails = sum(1 for r in inside if r.auto_fail)
-                assert m.auto_fail_rate == pytest.approx(100.0 * fails / len(inside))
-            else:
-                assert m.avg_score is None and m.auto_fail_rate is None
-        assert dash.summary(session, Lead(), flt, tz).reviews == len(chosen)
+            assert (m.reviews, m.avg_score, m.auto_fail_rate) == approx(_stats(inside)), (
+                zone,
+                flt,
+                m.month,
+            )
         assert sum(m.reviews for m in trend) == len(chosen)
+
+        teams = {t.team_id: t for t in dash.by_team(session, Lead(), flt, tz)}
+        assert teams.keys() == {r.team_id for r in chosen}
+        for team_id, t in teams.items():
+            mine = [r for r in chosen if r.team_id == team_id]
+            assert (t.reviews, t.avg_score, t.auto_fail_rate) == approx(_stats(mine))
+            assert t.agents == len({r.agent_id for r in mine})
+
+        agents = {a.agent_id: a for a in dash.by_agent(session, Lead(), flt, tz)}
+        assert agents.keys() == {r.agent_id for r in chosen}
+        for agent_id, a in agents.items():
+            mine = [r for r in chosen if r.agent_id == agent_id]
+            assert (a.reviews, a.avg_score, a.auto_fail_rate) == approx(_stats(mine))
+            scores = [r.score for r in mine]
+            assert (a.min_score, a.max_score) == (min(scores), max(scores)), (zone, flt)
+
+        bands = [b.reviews for b in dash.distribution(session, Lead(), flt, tz)]
+        assert bands == [
+            sum(1 for r in chosen if min(int(r.score // 10), 9) == k) for k in range(10)
+        ]
 
 
 # ---------------------------------------------------------------------------- migration

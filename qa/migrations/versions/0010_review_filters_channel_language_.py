@@ -1,4 +1,4 @@
-"""review filters channel language; criterion roll-ups
+"""review filters channel language; criterion and review roll-ups
 
 Revision ID: 0010
 Revises: 0008
@@ -29,6 +29,30 @@ def upgrade() -> None:
     sa.Column('na', sa.Integer(), nullable=False),
     sa.Column('pct_sum', sa.Float(), nullable=False),
     sa.PrimaryKeyConstraint('utc_month', 'criterion_id', 'team_key', 'channel', 'language', name=op.f('pk_criterion_rollups'))
+    )
+    op.create_table('review_rollups',
+    sa.Column('utc_month', sa.String(length=7), nullable=False),
+    sa.Column('agent_id', sa.Integer(), nullable=False),
+    sa.Column('team_key', sa.Integer(), nullable=False),
+    sa.Column('channel', sa.String(length=8), nullable=False),
+    sa.Column('language', sa.String(length=2), nullable=False),
+    sa.Column('reviews', sa.Integer(), nullable=False),
+    sa.Column('scored', sa.Integer(), nullable=False),
+    sa.Column('score_sum', sa.Float(), nullable=False),
+    sa.Column('fails', sa.Integer(), nullable=False),
+    sa.Column('score_min', sa.Float(), nullable=True),
+    sa.Column('score_max', sa.Float(), nullable=True),
+    sa.Column('band_0', sa.Integer(), nullable=False),
+    sa.Column('band_1', sa.Integer(), nullable=False),
+    sa.Column('band_2', sa.Integer(), nullable=False),
+    sa.Column('band_3', sa.Integer(), nullable=False),
+    sa.Column('band_4', sa.Integer(), nullable=False),
+    sa.Column('band_5', sa.Integer(), nullable=False),
+    sa.Column('band_6', sa.Integer(), nullable=False),
+    sa.Column('band_7', sa.Integer(), nullable=False),
+    sa.Column('band_8', sa.Integer(), nullable=False),
+    sa.Column('band_9', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('utc_month', 'agent_id', 'team_key', 'channel', 'language', name=op.f('pk_review_rollups'))
     )
     # SQLite: never let batch mode rebuild ``reviews``: dropping the old table would
     # cascade-delete every answer, revision, dispute and acknowledgement (foreign
@@ -66,14 +90,15 @@ def upgrade() -> None:
         batch_op.create_index('ix_reviews_dashboard', ['status', 'interaction_at', 'team_id', 'channel', 'language', 'agent_id', 'score', 'auto_fail'], unique=False)
         batch_op.create_index('ix_reviews_dashboard_agent', ['status', 'agent_id', 'interaction_at', 'team_id', 'channel', 'language', 'score', 'auto_fail'], unique=False)
 
-    # The roll-up of the answers already stored (same aggregate as qa.rollups.rebuild_rollups;
-    # written out here so the migration does not depend on application code).
+    # The roll-ups of what is already stored (the same aggregates as
+    # qa.rollups.rebuild_rollups, written out so the migration does not depend on
+    # application code).
     if op.get_bind().dialect.name == 'postgresql':
         month = "to_char(interaction_at AT TIME ZONE 'UTC', 'YYYY-MM')"
-        submitted = "submitted"
+        submitted, failed = "submitted", "auto_fail"
     else:  # SQLite stores UTC times as 'YYYY-MM-DD HH:MM:SS.ffffff'
         month = "substr(interaction_at, 1, 7)"
-        submitted = "submitted = 1"
+        submitted, failed = "submitted = 1", "auto_fail = 1"
     op.execute(
         "INSERT INTO criterion_rollups (utc_month, criterion_id, team_key, channel, language,"
         " answered, na, pct_sum)"
@@ -81,6 +106,21 @@ def upgrade() -> None:
         " count(pct), count(*) - count(pct), coalesce(sum(pct), 0.0)"
         f" FROM review_answers WHERE {submitted}"
         f" GROUP BY {month}, criterion_id, coalesce(team_id, 0), channel, language"
+    )
+    # Score band k is [10k, 10k + 10); 100 falls in band 9 (qa.rollups.score_band).
+    band = "CASE " + " ".join(f"WHEN score >= {10 * k} THEN {k}" for k in range(9, 0, -1)) + " ELSE 0 END"
+    bands = ", ".join(
+        f"sum(CASE WHEN score IS NOT NULL AND {band} = {k} THEN 1 ELSE 0 END)" for k in range(10)
+    )
+    op.execute(
+        "INSERT INTO review_rollups (utc_month, agent_id, team_key, channel, language,"
+        " reviews, scored, score_sum, fails, score_min, score_max, "
+        + ", ".join(f"band_{k}" for k in range(10))
+        + f") SELECT {month}, agent_id, coalesce(team_id, 0), channel, language,"
+        " count(*), count(score), coalesce(sum(score), 0.0),"
+        f" sum(CASE WHEN {failed} THEN 1 ELSE 0 END), min(score), max(score), {bands}"
+        " FROM reviews WHERE status = 'submitted'"
+        f" GROUP BY {month}, agent_id, coalesce(team_id, 0), channel, language"
     )
     # ### end Alembic commands ###
 
@@ -100,5 +140,6 @@ def downgrade() -> None:
         batch_op.drop_column('language')
         batch_op.drop_column('channel')
 
+    op.drop_table('review_rollups')
     op.drop_table('criterion_rollups')
     # ### end Alembic commands ###
