@@ -406,6 +406,9 @@ class CriterionRollup(Base):
     """
 
     __tablename__ = "criterion_rollups"
+    # On SQLite the primary key is the table (WITHOUT ROWID): a month range is read
+    # in key order with no second lookup per row.
+    __table_args__ = {"sqlite_with_rowid": False}
 
     utc_month: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM
     criterion_id: Mapped[str] = mapped_column(String(100), primary_key=True)
@@ -428,6 +431,9 @@ class ReviewRollup(Base):
     """
 
     __tablename__ = "review_rollups"
+    # On SQLite the primary key is the table (WITHOUT ROWID): a month range is read
+    # in key order with no second lookup per row.
+    __table_args__ = {"sqlite_with_rowid": False}
 
     utc_month: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM
     agent_id: Mapped[int] = mapped_column(Integer, primary_key=True)

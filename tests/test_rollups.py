@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import threading
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -525,3 +526,66 @@ def test_migration_backfills_filters_and_rollup(fresh_url: str) -> None:
         }
         assert_exact(s)
     engine.dispose()
+
+
+# ---------------------------------------------------------------------------- concurrency
+
+
+def test_concurrent_saves_in_one_bucket_stay_exact_on_postgresql(
+    fresh_engine: Engine, backend: str
+) -> None:
+    """Two transactions change the same buckets at once: the second waits, then adds its delta.
+
+    T1 lowers the score of the agent's best review (the bucket's maximum must be
+    recomputed) while T2 submits another review of the same agent, month,
+    channel and language; T2's roll-up update blocks on T1's bucket rows until
+    T1 commits. Both roll-ups must then equal their from-scratch aggregates.
+    """
+    if backend != "postgresql":
+        pytest.skip("SQLite serialises writers; concurrent buckets are a PostgreSQL case")
+    factory = db.session_factory(fresh_engine)
+    at = datetime(2026, 10, 10, 9, tzinfo=UTC)
+    with factory() as s, s.begin():
+        version = rubric_service.install_builtin(s)
+        rubric = rubric_service.rubric_of(version)
+        team = f.team(s)
+        agent = f.agent(s, team_=team)
+        first, second = (f.user(s, role="reviewer") for _ in range(2))
+        best = f.interaction(s, agent_=agent, started_at=at, channel="chat")
+        other = f.interaction(s, agent_=agent, started_at=at, channel="chat")
+        top = {c.id: Answer(value=float(c.max_value)) for _, c in rubric.all_criteria()}
+        low = {c.id: Answer(value=float(c.min_value)) for _, c in rubric.all_criteria()}
+        review = start_review(s, best.id, first)
+        save_review(s, review, top, first, submit=True)
+        ids = (review.id, first.id, second.id, other.id)
+    review_id, first_id, second_id, other_id = ids
+
+    t1 = factory()
+    t1.begin()
+    save_review(t1, t1.get_one(Review, review_id), low, t1.get_one(User, first_id))
+    t1.flush()  # T1 now holds the bucket rows
+
+    errors: list[BaseException] = []
+
+    def submit_other() -> None:
+        try:
+            with factory() as t2, t2.begin():
+                reviewer = t2.get_one(User, second_id)
+                started = start_review(t2, other_id, reviewer)
+                save_review(t2, started, top, reviewer, submit=True)
+        except BaseException as exc:
+            errors.append(exc)
+
+    worker = threading.Thread(target=submit_other)
+    worker.start()
+    worker.join(timeout=1.0)
+    assert worker.is_alive(), "T2 should wait for T1's bucket rows"
+    t1.commit()
+    t1.close()
+    worker.join(timeout=30)
+    assert not worker.is_alive() and not errors, errors
+    with factory() as s:
+        assert_exact(s)
+        (bucket,) = s.execute(select(REVIEWS.target)).mappings()
+        assert (bucket["reviews"], bucket["score_max"]) == (2, pytest.approx(100.0))
+        assert bucket["score_min"] < 100.0

@@ -229,9 +229,9 @@ def _review_parts(f: DashboardFilter, tz: ZoneInfo) -> Any:
 
     ``review_rollups`` rows of the period's UTC months, plus (sign +1) or minus
     (sign -1) one row per raw review in the edge windows (``_edges``). Columns:
-    agent_id, team_key, reviews, scored, score_sum, fails, band_0..band_9. Any
-    sum over these is exact; per-agent counts are exact too, so "agents with a
-    review" is "agents whose summed ``reviews`` is above zero".
+    agent_id, team_key, reviews, scored, score_sum, fails. Any sum over these
+    is exact; per-agent counts are exact too, so "agents with a review" is
+    "agents whose summed ``reviews`` is above zero".
     """
     first, after_last, windows = _edges(f, tz)
     rr = ReviewRollup
@@ -243,7 +243,6 @@ def _review_parts(f: DashboardFilter, tz: ZoneInfo) -> Any:
             rr.scored.label("scored"),
             rr.score_sum.label("score_sum"),
             rr.fails.label("fails"),
-            *(getattr(rr, name).label(name) for name in BAND_COLUMNS),
         ).where(
             rr.utc_month >= first,
             rr.utc_month < after_last,
@@ -251,7 +250,6 @@ def _review_parts(f: DashboardFilter, tz: ZoneInfo) -> Any:
         )
     ]
     r = Review
-    band = score_band(r.score)
     for lo, hi, sign in windows:
         parts.append(
             select(
@@ -261,18 +259,19 @@ def _review_parts(f: DashboardFilter, tz: ZoneInfo) -> Any:
                 sign * case((r.score.is_(None), 0), else_=1),
                 sign * func.coalesce(r.score, 0.0),
                 sign * case((r.auto_fail == True, 1), else_=0),  # noqa: E712
-                *(
-                    sign * case((r.score.is_not(None) & (band == k), 1), else_=0)
-                    for k in range(BUCKETS)
-                ),
-            ).where(
-                r.status == ReviewStatus.submitted.value,
-                r.interaction_at >= lo,
-                r.interaction_at < hi,
-                *_filters(f, r.team_id, r.channel, r.language),
-            )
+            ).where(*_raw_reviews(f, lo, hi))
         )
     return union_all(*parts).subquery()
+
+
+def _raw_reviews(f: DashboardFilter, lo: datetime, hi: datetime) -> list[ColumnElement[bool]]:
+    """Submitted reviews in [lo, hi) matching the filter (a range of ``ix_reviews_dashboard``)."""
+    return [
+        Review.status == ReviewStatus.submitted.value,
+        Review.interaction_at >= lo,
+        Review.interaction_at < hi,
+        *_filters(f, Review.team_id, Review.channel, Review.language),
+    ]
 
 
 def _per_agent(u: Any, *group: Any) -> Any:
@@ -383,12 +382,7 @@ def by_agent(session: Session, viewer: HasRole, f: DashboardFilter, tz: ZoneInfo
             case((r.auto_fail == True, 1), else_=0),  # noqa: E712
             r.score,
             r.score,
-        ).where(
-            r.status == ReviewStatus.submitted.value,
-            r.interaction_at >= lo,
-            r.interaction_at < hi,
-            *_filters(f, r.team_id, r.channel, r.language),
-        )
+        ).where(*_raw_reviews(f, lo, hi))
 
     if inner_from < inner_to:
         parts: list[Any] = [
@@ -521,12 +515,29 @@ def distribution(
     """Score histogram; every bucket is present (zero counts included) so charts line up."""
     require_reader(viewer)
     f.validate()
-    u = _review_parts(f, tz)
-    counts = session.execute(select(*(func.sum(u.c[name]) for name in BAND_COLUMNS))).one()
-    return [
-        Bucket(k * BUCKET_WIDTH, (k + 1) * BUCKET_WIDTH, int(counts[k] or 0))
-        for k in range(BUCKETS)
+    first, after_last, windows = _edges(f, tz)
+    rr = ReviewRollup
+    counts = [
+        int(n or 0)
+        for n in session.execute(
+            select(*(func.sum(getattr(rr, name)) for name in BAND_COLUMNS)).where(
+                rr.utc_month >= first,
+                rr.utc_month < after_last,
+                *_filters(f, rr.team_key, rr.channel, rr.language),
+            )
+        ).one()
     ]
+    if windows:
+        band = score_band(Review.score)
+        parts = [
+            select(literal(sign), band, func.count())
+            .where(*_raw_reviews(f, lo, hi), Review.score.is_not(None))
+            .group_by(band)
+            for lo, hi, sign in windows
+        ]
+        for sign, k, n in session.execute(union_all(*parts)).all():
+            counts[int(k)] += int(sign) * int(n)
+    return [Bucket(k * BUCKET_WIDTH, (k + 1) * BUCKET_WIDTH, counts[k]) for k in range(BUCKETS)]
 
 
 def monthly_trend(
@@ -579,12 +590,7 @@ def monthly_trend(
                 func.count(r.score),
                 func.coalesce(func.sum(r.score), 0.0),
                 func.sum(case((r.auto_fail == True, 1), else_=0)),  # noqa: E712
-            ).where(
-                r.status == ReviewStatus.submitted.value,
-                r.interaction_at >= lo,
-                r.interaction_at < hi,
-                *_filters(f, r.team_id, r.channel, r.language),
-            )
+            ).where(*_raw_reviews(f, lo, hi))
         )
     totals = [[0, 0, 0.0, 0] for _ in months]
     for tag, *values in session.execute(union_all(*parts)).all():

@@ -28,7 +28,8 @@ def upgrade() -> None:
     sa.Column('answered', sa.Integer(), nullable=False),
     sa.Column('na', sa.Integer(), nullable=False),
     sa.Column('pct_sum', sa.Float(), nullable=False),
-    sa.PrimaryKeyConstraint('utc_month', 'criterion_id', 'team_key', 'channel', 'language', name=op.f('pk_criterion_rollups'))
+    sa.PrimaryKeyConstraint('utc_month', 'criterion_id', 'team_key', 'channel', 'language', name=op.f('pk_criterion_rollups')),
+    sqlite_with_rowid=False,
     )
     op.create_table('review_rollups',
     sa.Column('utc_month', sa.String(length=7), nullable=False),
@@ -52,7 +53,8 @@ def upgrade() -> None:
     sa.Column('band_7', sa.Integer(), nullable=False),
     sa.Column('band_8', sa.Integer(), nullable=False),
     sa.Column('band_9', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('utc_month', 'agent_id', 'team_key', 'channel', 'language', name=op.f('pk_review_rollups'))
+    sa.PrimaryKeyConstraint('utc_month', 'agent_id', 'team_key', 'channel', 'language', name=op.f('pk_review_rollups')),
+    sqlite_with_rowid=False,
     )
     # SQLite: never let batch mode rebuild ``reviews``: dropping the old table would
     # cascade-delete every answer, revision, dispute and acknowledgement (foreign
