@@ -194,8 +194,9 @@ def _edges(
     Returns ``(first, after_last, windows)``: the UTC months ``first <= m <
     after_last`` (``YYYY-MM``) cover the period but for its edges, and each
     window ``(lo, hi, sign)`` is a stretch of at most the zone's offset whose
-    answers must be added (+1: in the period, outside those UTC months) or
-    taken away (-1: inside those UTC months, outside the period).
+    raw rows (reviews or answers) must be added (+1: in the period, outside
+    those UTC months) or taken away (-1: inside those UTC months, outside the
+    period). Two windows at most, so the raw reads stay a few hours long.
     """
     start, end = f.bounds(tz)
     after_last = add_months(*f.last_month, 1)
