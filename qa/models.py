@@ -265,10 +265,12 @@ class RubricVersion(Base):
 class Review(Base):
     """A reviewer's grading of one interaction against one rubric version.
 
-    ``agent_id``, ``team_id`` and ``interaction_at`` are copied from the
-    interaction when the review is created so that per-agent-per-month
-    aggregates read one indexed table. ``lock_version`` is SQLAlchemy's version
-    counter: a stale save raises instead of silently overwriting.
+    ``agent_id``, ``team_id``, ``interaction_at``, ``channel`` and ``language``
+    are copied from the interaction when the review is created so that
+    per-agent-per-month aggregates and the dashboard filters read one indexed
+    table (``qa.rollups`` fills channel and language when a caller leaves them
+    out). ``lock_version`` is SQLAlchemy's version counter: a stale save raises
+    instead of silently overwriting.
     """
 
     __tablename__ = "reviews"
@@ -282,6 +284,8 @@ class Review(Base):
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="RESTRICT"))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
     interaction_at: Mapped[datetime] = mapped_column()
+    channel: Mapped[str] = mapped_column(String(8))
+    language: Mapped[str] = mapped_column(String(2))
     status: Mapped[str] = mapped_column(String(10), default=ReviewStatus.draft.value)
     score: Mapped[float | None] = mapped_column(Float)
     section_scores: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -306,7 +310,31 @@ class Review(Base):
         CheckConstraint(_in("status", ReviewStatus), name="status"),
         Index("ix_reviews_agent_period", "agent_id", "status", "interaction_at"),
         Index("ix_reviews_team_period", "team_id", "status", "interaction_at"),
-        Index("ix_reviews_period", "status", "interaction_at"),
+        # The dashboard's figures read only these columns: one covering range scan
+        # by period (filters on team, channel and language are tested in the index),
+        # and one in agent order so per-agent groups need no sort.
+        Index(
+            "ix_reviews_dashboard",
+            "status",
+            "interaction_at",
+            "team_id",
+            "channel",
+            "language",
+            "agent_id",
+            "score",
+            "auto_fail",
+        ),
+        Index(
+            "ix_reviews_dashboard_agent",
+            "status",
+            "agent_id",
+            "interaction_at",
+            "team_id",
+            "channel",
+            "language",
+            "score",
+            "auto_fail",
+        ),
         Index("ix_reviews_interaction", "interaction_id"),
         Index("ix_reviews_reviewer", "reviewer_id", "status"),
     )
@@ -315,8 +343,10 @@ class Review(Base):
 class ReviewAnswer(Base):
     """One criterion's answer. ``earned``/``possible`` are the scored points (None when N/A).
 
-    The denormalised ``agent_id``/``interaction_at``/``status`` keep per-criterion
-    monthly aggregates on a single covering index.
+    The denormalised ``agent_id``/``team_id``/``interaction_at``/``channel``/
+    ``language``/``submitted`` (copies of the review's) keep per-criterion
+    aggregates on one table; submitted answers are also summed per UTC month in
+    ``criterion_rollups`` (kept exact by ``qa.rollups`` on every flush).
     """
 
     __tablename__ = "review_answers"
@@ -334,17 +364,24 @@ class ReviewAnswer(Base):
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="RESTRICT"))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
     interaction_at: Mapped[datetime] = mapped_column()
+    channel: Mapped[str] = mapped_column(String(8))
+    language: Mapped[str] = mapped_column(String(2))
     submitted: Mapped[bool] = mapped_column(Boolean, default=False)
 
     review: Mapped[Review] = relationship(back_populates="answers")
 
     __table_args__ = (
         UniqueConstraint("review_id", "criterion_id", name="uq_review_answers_review_criterion"),
+        # Covers the dashboard's reads of raw answers (the few hours at the edges of
+        # a period that the monthly roll-up cannot serve), filters included.
         Index(
-            "ix_review_answers_criterion_period",
+            "ix_review_answers_period",
             "submitted",
-            "criterion_id",
             "interaction_at",
+            "criterion_id",
+            "team_id",
+            "channel",
+            "language",
             "pct",
         ),
         Index(
@@ -356,6 +393,70 @@ class ReviewAnswer(Base):
             "pct",
         ),
     )
+
+
+class CriterionRollup(Base):
+    """Submitted answers summed per UTC month, criterion, team, channel and language.
+
+    Derived data, maintained by ``qa.rollups`` in the same flush as the answers
+    it sums (and rebuilt from scratch by ``qa.rollups.rebuild_rollups``). UTC
+    months, not the organisation's: the time zone is a runtime setting, and a
+    month in any zone differs from the UTC month by at most its offset, which
+    the dashboard reads from the raw answers. ``team_key`` is the team id, or 0
+    for answers of agents without a team (a primary key cannot hold NULL).
+    """
+
+    __tablename__ = "criterion_rollups"
+    # On SQLite the primary key is the table (WITHOUT ROWID): a month range is read
+    # in key order with no second lookup per row.
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    utc_month: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM
+    criterion_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    team_key: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(8), primary_key=True)
+    language: Mapped[str] = mapped_column(String(2), primary_key=True)
+    answered: Mapped[int] = mapped_column(Integer)  # answers with a percentage
+    na: Mapped[int] = mapped_column(Integer)  # N/A answers (no percentage)
+    pct_sum: Mapped[float] = mapped_column(Float)
+
+
+class ReviewRollup(Base):
+    """Submitted reviews summed per UTC month, agent, team, channel and language.
+
+    The review-level twin of ``CriterionRollup`` (same maintenance, same UTC
+    months, ``team_key`` 0 for no team). ``band_k`` counts scored reviews in the
+    dashboard's score band k (``[10k, 10k+10)``, 100 in band 9); ``score_min``
+    and ``score_max`` are the bucket's extremes, recomputed from the reviews
+    whenever a review leaves the bucket.
+    """
+
+    __tablename__ = "review_rollups"
+    # On SQLite the primary key is the table (WITHOUT ROWID): a month range is read
+    # in key order with no second lookup per row.
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    utc_month: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM
+    agent_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_key: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(8), primary_key=True)
+    language: Mapped[str] = mapped_column(String(2), primary_key=True)
+    reviews: Mapped[int] = mapped_column(Integer)
+    scored: Mapped[int] = mapped_column(Integer)  # reviews with a score
+    score_sum: Mapped[float] = mapped_column(Float)
+    fails: Mapped[int] = mapped_column(Integer)  # auto-failed reviews
+    score_min: Mapped[float | None] = mapped_column(Float)
+    score_max: Mapped[float | None] = mapped_column(Float)
+    band_0: Mapped[int] = mapped_column(Integer)
+    band_1: Mapped[int] = mapped_column(Integer)
+    band_2: Mapped[int] = mapped_column(Integer)
+    band_3: Mapped[int] = mapped_column(Integer)
+    band_4: Mapped[int] = mapped_column(Integer)
+    band_5: Mapped[int] = mapped_column(Integer)
+    band_6: Mapped[int] = mapped_column(Integer)
+    band_7: Mapped[int] = mapped_column(Integer)
+    band_8: Mapped[int] = mapped_column(Integer)
+    band_9: Mapped[int] = mapped_column(Integer)
 
 
 class ReviewRevision(Base):
@@ -943,3 +1044,7 @@ class CoachingSessionFlag(Base):
     flag: Mapped[CoachingFlag] = relationship()
 
     __table_args__ = (Index("ix_coaching_session_flags_flag", "flag_id"),)
+
+
+# Keeps the denormalised filter columns and ``criterion_rollups`` in step with every flush.
+from qa import rollups as _rollups  # noqa: E402,F401

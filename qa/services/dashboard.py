@@ -1,15 +1,22 @@
 """Team dashboard figures, aggregated in SQL.
 
-Every figure is a GROUP BY over the denormalised, indexed keys on ``reviews``
-and ``review_answers`` (agent, team, interaction time, submitted), so the work
-is one index range scan per figure and the Python side only ever sees a few
-hundred aggregated rows, never the reviews themselves.
+A year of a contact centre is tens of thousands of reviews and a million
+criterion answers; reading them per page view is too slow on SQLite. So every
+figure comes from the roll-ups (``review_rollups``, ``criterion_rollups``:
+sums per *UTC* month and agent or criterion, team, channel and language, kept
+exact by ``qa.rollups`` in the same flush as the rows they sum), and the
+Python side only ever sees a few hundred aggregated rows.
 
-Months are the organisation's months: the bounds of each month are computed
-in Python with ``zoneinfo`` (DST-correct) and compared with the stored UTC
-times, and the monthly trend buckets rows with a ``CASE`` over those bounds.
-That is one scan, gives the same answer on SQLite and PostgreSQL, and needs no
-database time-zone support (SQLite has none).
+Months are the organisation's months (``QA_TIMEZONE``, a runtime setting):
+the bounds of each month are computed in Python with ``zoneinfo`` and
+compared with the stored UTC times. A local month starts at the UTC month
+start shifted by the zone's offset (at most 14 hours), so a period is the
+roll-up's UTC months plus or minus the raw rows of short windows at its edges
+(``_edges``), read from covering indexes: exact in any zone, DST, half-hour
+offsets and zones west of UTC included, on SQLite and PostgreSQL alike (no
+database time-zone support needed). Sums and counts subtract; lowest and
+highest scores do not, so ``by_agent`` adds raw reviews to whole UTC months
+instead (at most about a month of them).
 
 Only submitted reviews count: drafts are work in progress and would make the
 figures move while a reviewer types.
@@ -18,32 +25,33 @@ figures move while a reviewer types.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, case, func, literal, select
+from sqlalchemy import case, func, literal, select, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from qa.models import (
     Agent,
-    Interaction,
+    CriterionRollup,
     Review,
     ReviewAnswer,
+    ReviewRollup,
     ReviewStatus,
     Role,
-    RubricVersion,
     Team,
 )
+from qa.rollups import BAND_COLUMNS, BAND_WIDTH, BANDS, score_band
 from qa.services.errors import InvalidInput, PermissionDenied
 from qa.services.periods import add_months, month_bounds, month_label
 
 #: Who may read the dashboard. Trainers read it to plan coaching; they change nothing.
 DASHBOARD_ROLES = frozenset({Role.qa_lead.value, Role.admin.value, Role.trainer.value})
 #: Score histogram: ten buckets of ten points; 100 falls in the last one.
-BUCKET_WIDTH = 10
-BUCKETS = 10
+BUCKET_WIDTH = BAND_WIDTH
+BUCKETS = BANDS
 MAX_MONTHS = 36
 
 
@@ -164,45 +172,46 @@ def require_reader(viewer: HasRole) -> None:
 # ---------------------------------------------------------------------------- filters
 
 
-def _fail_rate(column: Any) -> ColumnElement[Any]:
-    """Percentage of rows with ``column`` true (portable: no boolean arithmetic)."""
-    return 100.0 * func.avg(case((column == True, 1.0), else_=0.0))  # noqa: E712
-
-
-def _interaction_filter(f: DashboardFilter) -> Select[Any] | None:
-    """Ids of interactions matching the channel/language choice, or None when unrestricted."""
-    if not f.channels and not f.languages:
-        return None
-    query = select(Interaction.id)
-    if f.channels:
-        query = query.where(Interaction.channel.in_(f.channels))
-    if f.languages:
-        query = query.where(Interaction.language.in_(f.languages))
-    return query
-
-
-def _review_where(f: DashboardFilter, tz: ZoneInfo) -> list[ColumnElement[bool]]:
-    start, end = f.bounds(tz)
-    conditions: list[ColumnElement[bool]] = [
-        Review.status == ReviewStatus.submitted.value,
-        Review.interaction_at >= start,
-        Review.interaction_at < end,
-    ]
+def _filters(
+    f: DashboardFilter, team: Any, channel: Any, language: Any
+) -> list[ColumnElement[bool]]:
+    """The team/channel/language choice on any table carrying those columns."""
+    conditions: list[ColumnElement[bool]] = []
     if f.team_ids:
-        conditions.append(Review.team_id.in_(f.team_ids))
-    interactions = _interaction_filter(f)
-    if interactions is not None:
-        conditions.append(Review.interaction_id.in_(interactions))
+        conditions.append(team.in_(f.team_ids))
+    if f.channels:
+        conditions.append(channel.in_(f.channels))
+    if f.languages:
+        conditions.append(language.in_(f.languages))
     return conditions
 
 
-def _answer_where(f: DashboardFilter, tz: ZoneInfo) -> list[ColumnElement[bool]]:
+def _edges(
+    f: DashboardFilter, tz: ZoneInfo
+) -> tuple[str, str, list[tuple[datetime, datetime, int]]]:
+    """The roll-up's UTC months for the period, and the raw windows that correct them.
+
+    Returns ``(first, after_last, windows)``: the UTC months ``first <= m <
+    after_last`` (``YYYY-MM``) cover the period but for its edges, and each
+    window ``(lo, hi, sign)`` is a stretch of at most the zone's offset whose
+    raw rows (reviews or answers) must be added (+1: in the period, outside
+    those UTC months) or taken away (-1: inside those UTC months, outside the
+    period). Two windows at most, so the raw reads stay a few hours long.
+    """
     start, end = f.bounds(tz)
-    return [
-        ReviewAnswer.submitted == True,  # noqa: E712  (``= 1`` keeps SQLite on the index)
-        ReviewAnswer.interaction_at >= start,
-        ReviewAnswer.interaction_at < end,
-    ]
+    after_last = add_months(*f.last_month, 1)
+    utc_start = datetime(*f.first_month, 1, tzinfo=UTC)
+    utc_end = datetime(*after_last, 1, tzinfo=UTC)
+    windows: list[tuple[datetime, datetime, int]] = []
+    if start < utc_start:
+        windows.append((start, utc_start, +1))
+    elif start > utc_start:
+        windows.append((utc_start, start, -1))
+    if end > utc_end:
+        windows.append((utc_end, end, +1))
+    elif end < utc_end:
+        windows.append((end, utc_end, -1))
+    return month_label(*f.first_month), month_label(*after_last), windows
 
 
 def _num(value: Any) -> float | None:
@@ -212,23 +221,96 @@ def _num(value: Any) -> float | None:
 # ---------------------------------------------------------------------------- figures
 
 
+def _ratio(part: Any, whole: Any, scale: float = 1.0) -> float | None:
+    return scale * float(part) / float(whole) if whole else None
+
+
+def _review_parts(f: DashboardFilter, tz: ZoneInfo) -> Any:
+    """Signed per-bucket review sums whose totals are exactly the period's reviews.
+
+    ``review_rollups`` rows of the period's UTC months, plus (sign +1) or minus
+    (sign -1) one row per raw review in the edge windows (``_edges``). Columns:
+    agent_id, team_key, reviews, scored, score_sum, fails. Any sum over these
+    is exact; per-agent counts are exact too, so "agents with a review" is
+    "agents whose summed ``reviews`` is above zero".
+    """
+    first, after_last, windows = _edges(f, tz)
+    rr = ReviewRollup
+    parts: list[Any] = [
+        select(
+            rr.agent_id.label("agent_id"),
+            rr.team_key.label("team_key"),
+            rr.reviews.label("reviews"),
+            rr.scored.label("scored"),
+            rr.score_sum.label("score_sum"),
+            rr.fails.label("fails"),
+        ).where(
+            rr.utc_month >= first,
+            rr.utc_month < after_last,
+            *_filters(f, rr.team_key, rr.channel, rr.language),
+        )
+    ]
+    r = Review
+    for lo, hi, sign in windows:
+        parts.append(
+            select(
+                r.agent_id,
+                func.coalesce(r.team_id, 0),
+                literal(sign),
+                sign * case((r.score.is_(None), 0), else_=1),
+                sign * func.coalesce(r.score, 0.0),
+                sign * case((r.auto_fail == True, 1), else_=0),  # noqa: E712
+            ).where(*_raw_reviews(f, lo, hi))
+        )
+    return union_all(*parts).subquery()
+
+
+def _raw_reviews(f: DashboardFilter, lo: datetime, hi: datetime) -> list[ColumnElement[bool]]:
+    """Submitted reviews in [lo, hi) matching the filter (a range of ``ix_reviews_dashboard``)."""
+    return [
+        Review.status == ReviewStatus.submitted.value,
+        Review.interaction_at >= lo,
+        Review.interaction_at < hi,
+        *_filters(f, Review.team_id, Review.channel, Review.language),
+    ]
+
+
+def _per_agent(u: Any, *group: Any) -> Any:
+    """Net sums per agent (and ``group``), keeping agents with at least one review."""
+    reviews = func.sum(u.c.reviews)
+    return (
+        select(
+            *group,
+            u.c.agent_id,
+            reviews.label("reviews"),
+            func.sum(u.c.scored).label("scored"),
+            func.sum(u.c.score_sum).label("score_sum"),
+            func.sum(u.c.fails).label("fails"),
+        )
+        .group_by(*group, u.c.agent_id)
+        .having(reviews > 0)
+        .subquery()
+    )
+
+
 def summary(session: Session, viewer: HasRole, f: DashboardFilter, tz: ZoneInfo) -> Summary:
     require_reader(viewer)
     f.validate()
-    row = session.execute(
+    agents = _per_agent(_review_parts(f, tz))
+    n_agents, reviews, scored, score_sum, fails = session.execute(
         select(
             func.count(),
-            func.count(func.distinct(Review.agent_id)),
-            func.avg(Review.score),
-            _fail_rate(Review.auto_fail),
-        ).where(*_review_where(f, tz))
+            func.sum(agents.c.reviews),
+            func.sum(agents.c.scored),
+            func.sum(agents.c.score_sum),
+            func.sum(agents.c.fails),
+        )
     ).one()
-    reviews = int(row[0])
     return Summary(
-        reviews=reviews,
-        agents=int(row[1]),
-        avg_score=_num(row[2]),
-        auto_fail_rate=_num(row[3]) if reviews else None,
+        reviews=int(reviews or 0),
+        agents=int(n_agents),
+        avg_score=_ratio(score_sum, scored),
+        auto_fail_rate=_ratio(fails, reviews, 100.0),
     )
 
 
@@ -236,51 +318,113 @@ def by_team(session: Session, viewer: HasRole, f: DashboardFilter, tz: ZoneInfo)
     """One row per team (the team the agent was in when the interaction was reviewed)."""
     require_reader(viewer)
     f.validate()
+    u = _review_parts(f, tz)
+    agents = _per_agent(u, u.c.team_key)
     agg = (
         select(
-            Review.team_id.label("team_id"),
-            func.count().label("reviews"),
-            func.count(func.distinct(Review.agent_id)).label("agents"),
-            func.avg(Review.score).label("avg_score"),
-            _fail_rate(Review.auto_fail).label("fail_rate"),
+            agents.c.team_key,
+            func.count().label("agents"),
+            func.sum(agents.c.reviews).label("reviews"),
+            func.sum(agents.c.scored).label("scored"),
+            func.sum(agents.c.score_sum).label("score_sum"),
+            func.sum(agents.c.fails).label("fails"),
         )
-        .where(*_review_where(f, tz))
-        .group_by(Review.team_id)
+        .group_by(agents.c.team_key)
         .subquery()
     )
     rows = session.execute(
         select(agg, Team.name)
-        .outerjoin(Team, Team.id == agg.c.team_id)
+        .outerjoin(Team, Team.id == agg.c.team_key)
         .order_by(Team.name.is_(None), Team.name)
     ).all()
     return [
         TeamRow(
-            team_id=r.team_id,
+            team_id=r.team_key or None,
             team=r.name,
             reviews=int(r.reviews),
             agents=int(r.agents),
-            avg_score=_num(r.avg_score),
-            auto_fail_rate=_num(r.fail_rate),
+            avg_score=_ratio(r.score_sum, r.scored),
+            auto_fail_rate=_ratio(r.fails, r.reviews, 100.0),
         )
         for r in rows
     ]
 
 
+def _utc_months_within(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """[first, last) UTC month starts such that those whole months lie inside [start, end)."""
+    s, e = start.astimezone(UTC), end.astimezone(UTC)
+    floor_s = datetime(s.year, s.month, 1, tzinfo=UTC)
+    first = floor_s if s == floor_s else datetime(*add_months(s.year, s.month, 1), 1, tzinfo=UTC)
+    return first, datetime(e.year, e.month, 1, tzinfo=UTC)
+
+
+AGENT_COLUMNS = ("agent_id", "reviews", "scored", "score_sum", "fails", "score_min", "score_max")
+
+
 def by_agent(session: Session, viewer: HasRole, f: DashboardFilter, tz: ZoneInfo) -> list[AgentRow]:
-    """One row per reviewed agent, lowest average first (who needs coaching)."""
+    """One row per reviewed agent, lowest average first (who needs coaching).
+
+    Lowest and highest scores cannot be subtracted, so this figure takes the
+    roll-up only for the UTC months wholly inside the period and reads the
+    reviews of the rest (at most about a month, from ``ix_reviews_dashboard``).
+    """
     require_reader(viewer)
     f.validate()
+    start, end = f.bounds(tz)
+    inner_from, inner_to = _utc_months_within(start, end)
+    r, rr = Review, ReviewRollup
+
+    def raw(lo: datetime, hi: datetime) -> Any:
+        return select(
+            r.agent_id,
+            literal(1),
+            case((r.score.is_(None), 0), else_=1),
+            func.coalesce(r.score, 0.0),
+            case((r.auto_fail == True, 1), else_=0),  # noqa: E712
+            r.score,
+            r.score,
+        ).where(*_raw_reviews(f, lo, hi))
+
+    if inner_from < inner_to:
+        parts: list[Any] = [
+            select(
+                rr.agent_id.label("agent_id"),
+                rr.reviews.label("reviews"),
+                rr.scored.label("scored"),
+                rr.score_sum.label("score_sum"),
+                rr.fails.label("fails"),
+                rr.score_min.label("score_min"),
+                rr.score_max.label("score_max"),
+            ).where(
+                rr.utc_month >= month_label(inner_from.year, inner_from.month),
+                rr.utc_month < month_label(inner_to.year, inner_to.month),
+                *_filters(f, rr.team_key, rr.channel, rr.language),
+            )
+        ]
+        parts += [raw(lo, hi) for lo, hi in ((start, inner_from), (inner_to, end)) if lo < hi]
+    else:
+        first = raw(start, end)
+        parts = [
+            first.with_only_columns(
+                *(
+                    c.label(name)
+                    for c, name in zip(first.selected_columns, AGENT_COLUMNS, strict=True)
+                )
+            )
+        ]
+    u = union_all(*parts).subquery()
+    scored = func.sum(u.c.scored)
+    avg_score = (func.sum(u.c.score_sum) / func.nullif(scored, 0)).label("avg_score")
     agg = (
         select(
-            Review.agent_id.label("agent_id"),
-            func.count().label("reviews"),
-            func.avg(Review.score).label("avg_score"),
-            func.min(Review.score).label("min_score"),
-            func.max(Review.score).label("max_score"),
-            _fail_rate(Review.auto_fail).label("fail_rate"),
+            u.c.agent_id,
+            func.sum(u.c.reviews).label("reviews"),
+            avg_score,
+            func.min(u.c.score_min).label("min_score"),
+            func.max(u.c.score_max).label("max_score"),
+            func.sum(u.c.fails).label("fails"),
         )
-        .where(*_review_where(f, tz))
-        .group_by(Review.agent_id)
+        .group_by(u.c.agent_id)
         .subquery()
     )
     rows = session.execute(
@@ -299,19 +443,10 @@ def by_agent(session: Session, viewer: HasRole, f: DashboardFilter, tz: ZoneInfo
             avg_score=_num(r.avg_score),
             min_score=_num(r.min_score),
             max_score=_num(r.max_score),
-            auto_fail_rate=_num(r.fail_rate),
+            auto_fail_rate=_ratio(r.fails, r.reviews, 100.0),
         )
         for r in rows
     ]
-
-
-def criterion_ids(session: Session) -> list[str]:
-    """Every criterion id of every stored rubric version (answers can only use these)."""
-    ids: set[str] = set()
-    for definition in session.scalars(select(RubricVersion.definition)):
-        for section in definition.get("sections", []):
-            ids.update(c["id"] for c in section.get("criteria", []))
-    return sorted(ids)
 
 
 def by_criterion(
@@ -319,45 +454,59 @@ def by_criterion(
 ) -> list[CriterionRow]:
     """Average percentage per criterion over answered (not N/A) answers.
 
-    Only columns of ``ix_review_answers_criterion_period`` are read, so SQLite
-    answers from the index alone (reading ``section_id`` too cost 10x: one
-    table lookup per answer). Sections come from the rubric, not from here.
-    The explicit list of criterion ids turns one scan of the whole index into
-    one range seek per criterion on (submitted, criterion_id, interaction_at),
-    so a one-month view reads one month of answers, not every answer.
+    Sums from ``criterion_rollups`` for the UTC months of the period, plus or
+    minus the raw answers of the edge windows (``_edges``), in one UNION ALL
+    summed per criterion: a year is ~10,000 roll-up rows and a few hours of
+    answers read from ``ix_review_answers_period``, whatever the filters.
+    Sections come from the rubric, not from here.
     """
     require_reader(viewer)
     f.validate()
-    ids = criterion_ids(session)
-    if not ids:
-        return []
-    query = select(
-        ReviewAnswer.criterion_id,
-        func.count(ReviewAnswer.pct),
-        func.count() - func.count(ReviewAnswer.pct),
-        func.avg(ReviewAnswer.pct),
-    )
-    if f.team_ids or f.channels or f.languages:
-        # Drive from the matching reviews (team, channel and language live on
-        # reviews and interactions, not on answers) and fetch their answers by
-        # review id; left to itself SQLite walks the criterion index and reads
-        # every answer's row to test the filter (measured 5-10 s at 1M answers).
-        # DISTINCT (a no-op on ids) stops SQLite flattening the subquery, which is
-        # what makes it drive the join from the reviews.
-        reviews = select(Review.id).where(*_review_where(f, tz)).distinct().subquery()
-        query = (
-            query.select_from(reviews)
-            .join(ReviewAnswer, ReviewAnswer.review_id == reviews.c.id)
-            .where(ReviewAnswer.submitted == True)  # noqa: E712
+    first, after_last, windows = _edges(f, tz)
+    r = CriterionRollup
+    parts: list[Any] = [
+        select(
+            r.criterion_id.label("criterion_id"),
+            r.answered.label("answered"),
+            r.na.label("na"),
+            r.pct_sum.label("pct_sum"),
+        ).where(
+            r.utc_month >= first,
+            r.utc_month < after_last,
+            *_filters(f, r.team_key, r.channel, r.language),
         )
-    else:
-        query = query.where(*_answer_where(f, tz), ReviewAnswer.criterion_id.in_(ids))
+    ]
+    a = ReviewAnswer
+    for lo, hi, sign in windows:
+        parts.append(
+            select(
+                a.criterion_id,
+                sign * case((a.pct.is_(None), 0), else_=1),
+                sign * case((a.pct.is_(None), 1), else_=0),
+                sign * func.coalesce(a.pct, 0.0),
+            ).where(
+                a.submitted == True,  # noqa: E712  (``= 1`` keeps SQLite on the index)
+                a.interaction_at >= lo,
+                a.interaction_at < hi,
+                *_filters(f, a.team_id, a.channel, a.language),
+            )
+        )
+    u = union_all(*parts).subquery()
+    answered, na = func.sum(u.c.answered), func.sum(u.c.na)
     rows = session.execute(
-        query.group_by(ReviewAnswer.criterion_id).order_by(ReviewAnswer.criterion_id)
+        select(u.c.criterion_id, answered, na, func.sum(u.c.pct_sum))
+        .group_by(u.c.criterion_id)
+        .having(answered + na > 0)
+        .order_by(u.c.criterion_id)
     ).all()
     return [
-        CriterionRow(criterion_id=r[0], answers=int(r[1]), na=int(r[2]), avg_pct=_num(r[3]))
-        for r in rows
+        CriterionRow(
+            criterion_id=cid,
+            answers=int(n),
+            na=int(n_na),
+            avg_pct=float(total) / int(n) if n else None,
+        )
+        for cid, n, n_na, total in rows
     ]
 
 
@@ -367,62 +516,104 @@ def distribution(
     """Score histogram; every bucket is present (zero counts included) so charts line up."""
     require_reader(viewer)
     f.validate()
-    bucket = case(
-        *[(Review.score >= k * BUCKET_WIDTH, k) for k in range(BUCKETS - 1, 0, -1)], else_=0
-    )
-    counts = dict(
-        session.execute(
-            select(bucket, func.count())
-            .where(*_review_where(f, tz), Review.score.is_not(None))
-            .group_by(bucket)
-        ).all()
-    )
-    return [
-        Bucket(k * BUCKET_WIDTH, (k + 1) * BUCKET_WIDTH, int(counts.get(k, 0)))
-        for k in range(BUCKETS)
+    first, after_last, windows = _edges(f, tz)
+    rr = ReviewRollup
+    counts = [
+        int(n or 0)
+        for n in session.execute(
+            select(*(func.sum(getattr(rr, name)) for name in BAND_COLUMNS)).where(
+                rr.utc_month >= first,
+                rr.utc_month < after_last,
+                *_filters(f, rr.team_key, rr.channel, rr.language),
+            )
+        ).one()
     ]
+    if windows:
+        band = score_band(Review.score)
+        parts = [
+            select(literal(sign), band, func.count())
+            .where(*_raw_reviews(f, lo, hi), Review.score.is_not(None))
+            .group_by(band)
+            for lo, hi, sign in windows
+        ]
+        for sign, k, n in session.execute(union_all(*parts)).all():
+            counts[int(k)] += int(sign) * int(n)
+    return [Bucket(k * BUCKET_WIDTH, (k + 1) * BUCKET_WIDTH, counts[k]) for k in range(BUCKETS)]
 
 
 def monthly_trend(
     session: Session, viewer: HasRole, f: DashboardFilter, tz: ZoneInfo
 ) -> list[MonthRow]:
-    """One row per month of the filter (empty months included), in the organisation's zone."""
+    """One row per month of the filter (empty months included), in the organisation's zone.
+
+    Organisation month k is roll-up UTC month k, corrected at each month
+    boundary j by the reviews between local and UTC midnight: those belong to
+    one month but sit in the neighbouring month's roll-up, so they are added to
+    one and taken from the other. One statement: the roll-up grouped by UTC
+    month, UNION ALL one aggregate per boundary window.
+    """
     require_reader(viewer)
     f.validate()
     months = f.months()
-    ends = [month_bounds(y, m, tz)[1] for y, m in months]
-    index: ColumnElement[Any] = (
-        case(
-            *[(Review.interaction_at < end, k) for k, end in enumerate(ends[:-1])],
-            else_=len(months) - 1,
+    labels = {month_label(y, m): k for k, (y, m) in enumerate(months)}
+    after_last = add_months(*months[-1], 1)
+    rr, r = ReviewRollup, Review
+    parts: list[Any] = [
+        select(
+            rr.utc_month.label("tag"),
+            func.sum(rr.reviews).label("reviews"),
+            func.sum(rr.scored).label("scored"),
+            func.sum(rr.score_sum).label("score_sum"),
+            func.sum(rr.fails).label("fails"),
         )
-        if len(months) > 1
-        else literal(0)
-    )
-    found = {
-        int(r[0]): r
-        for r in session.execute(
+        .where(
+            rr.utc_month >= month_label(*months[0]),
+            rr.utc_month < month_label(*after_last),
+            *_filters(f, rr.team_key, rr.channel, rr.language),
+        )
+        .group_by(rr.utc_month)
+    ]
+    # Boundary j (0..K) opens month j; the window's reviews are in month ``gain``
+    # but counted by the roll-up in month ``lose`` (indices outside 0..K-1 ignored).
+    moves: dict[str, tuple[int, int]] = {}
+    for j, (y, m) in enumerate([*months, after_last]):
+        local = datetime(y, m, 1, tzinfo=tz)
+        utc = datetime(y, m, 1, tzinfo=UTC)
+        if local == utc:
+            continue
+        lo, hi, gain, lose = (local, utc, j, j - 1) if local < utc else (utc, local, j - 1, j)
+        tag = f"w{j}"
+        moves[tag] = (gain, lose)
+        parts.append(
             select(
-                index,
+                literal(tag),
                 func.count(),
-                func.avg(Review.score),
-                _fail_rate(Review.auto_fail),
-            )
-            .where(*_review_where(f, tz))
-            .group_by(index)
-        ).all()
-    }
+                func.count(r.score),
+                func.coalesce(func.sum(r.score), 0.0),
+                func.sum(case((r.auto_fail == True, 1), else_=0)),  # noqa: E712
+            ).where(*_raw_reviews(f, lo, hi))
+        )
+    totals = [[0, 0, 0.0, 0] for _ in months]
+    for tag, *values in session.execute(union_all(*parts)).all():
+        if tag in labels:
+            targets = [(labels[tag], 1)]
+        else:
+            gain, lose = moves[tag]
+            targets = [(gain, 1), (lose, -1)]
+        for k, sign in targets:
+            if 0 <= k < len(months):
+                for i, v in enumerate(values):
+                    totals[k][i] += sign * (v or 0)
     out = []
-    for k, (y, m) in enumerate(months):
-        r = found.get(k)
+    for (y, m), (reviews, scored, score_sum, fails) in zip(months, totals, strict=True):
         out.append(
             MonthRow(
                 month=month_label(y, m),
                 year=y,
                 month_no=m,
-                reviews=int(r[1]) if r else 0,
-                avg_score=_num(r[2]) if r else None,
-                auto_fail_rate=_num(r[3]) if r else None,
+                reviews=int(reviews),
+                avg_score=_ratio(score_sum, scored),
+                auto_fail_rate=_ratio(fails, reviews, 100.0),
             )
         )
     return out

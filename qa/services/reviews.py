@@ -97,6 +97,8 @@ def start_review(
         agent_id=interaction.agent_id,
         team_id=interaction.agent.team_id,
         interaction_at=interaction.started_at,
+        channel=interaction.channel,
+        language=interaction.language,
         status=ReviewStatus.draft.value,
         section_scores={},
         auto_fail=False,
@@ -161,7 +163,8 @@ def save_review(
     review changed since, the save is refused with ``Conflict`` and nothing is
     written, so a second editor never silently overwrites the first.
     Editing an already submitted review snapshots the previous state into
-    ``review_revisions`` first.
+    ``review_revisions`` first. The dashboard's ``criterion_rollups`` follow in
+    the same flush (``qa.rollups``): old contribution out, new one in.
     """
     _check_can_edit(review, actor)
     if expected_lock_version is not None and review.lock_version != expected_lock_version:
@@ -204,6 +207,8 @@ def save_review(
         row.agent_id = review.agent_id
         row.team_id = review.team_id
         row.interaction_at = review.interaction_at
+        row.channel = review.channel
+        row.language = review.language
         row.submitted = final
     for stale in by_id.values():
         review.answers.remove(stale)

@@ -3,9 +3,10 @@
 The dashboard's queries are cached per filter choice (``st.cache_data``) so
 moving between pages does not re-aggregate. Anything that changes reviews,
 interactions or rubrics from the app must call ``clear_dashboard_cache()``
-afterwards: the import and rubric pages do, and the review pages should after
-a submit or an edit of a submitted review. Changes made outside the app (CLI
-imports) show up when the entry expires (``TTL_SECONDS``).
+afterwards: the import and rubric pages do, the review page after a submit or
+an edit of a submitted review, and the dispute queue after an adjustment.
+Changes made outside the app (CLI imports) show up when the entry expires
+(``TTL_SECONDS``).
 """
 
 from __future__ import annotations

@@ -238,3 +238,38 @@ def test_every_label_of_these_pages_has_english_and_arabic_with_the_same_fields(
                     assert fields[0] == fields[1], f"{file.name}: {key} placeholders differ"
                     seen += 1
     assert seen > 150
+
+
+def test_submit_and_edit_refresh_the_cached_dashboard(world: World) -> None:
+    """The dashboard's cached figures are dropped when a review is submitted or edited."""
+    from qa.ui.cache import clear_dashboard_cache, dashboard_data
+    from qa.ui.session import settings
+
+    clear_dashboard_cache()
+    october = (2026, 10)  # the queued interaction took place on 15 October
+
+    def figures() -> tuple[int, float | None]:
+        board, _trend = dashboard_data(
+            world.url, settings().timezone, "qa_lead", october, october, (), (), ()
+        )
+        return board.summary.reviews, board.summary.avg_score
+
+    before, _ = figures()
+    at = app_as(world.users["reviewer"], "review", interaction=str(world.queued))
+    _answer_all(at)
+    at.run()
+    at.button(key=f"rv:i{world.queued}:b-draft").click().run()
+    assert at.success[0].value == "Draft saved."
+    assert figures()[0] == before  # drafts never count (and the cache was kept)
+    at.button(key=f"rv:i{world.queued}:b-submit").click().run()
+    assert at.success[0].value == "Review submitted."
+    reviews, average = figures()
+    assert reviews == before + 1
+    _radio(at, "greeting").set_value(0)
+    at.text_input(key=f"rv:i{world.queued}:reason").input("missed the greeting")
+    at.run()
+    at.button(key=f"rv:i{world.queued}:b-save").click().run()
+    assert at.success[0].value.startswith("Changes saved")
+    edited_reviews, edited_average = figures()
+    assert edited_reviews == reviews
+    assert edited_average is not None and average is not None and edited_average < average

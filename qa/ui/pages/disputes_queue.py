@@ -8,6 +8,7 @@ from qa.models import User
 from qa.services import disputes as dispute_service
 from qa.services.errors import Conflict, ServiceError
 from qa.services.rubrics import rubric_of
+from qa.ui.cache import clear_dashboard_cache
 from qa.ui.i18n import fmt_date, fmt_percent, register
 from qa.ui.registry import LEADS
 from qa.ui.session import db_session, require, settings
@@ -157,6 +158,8 @@ with db_session() as session:
                         settings=cfg,
                     )
                 st.session_state.pop(seen_key, None)
+                if outcome == "adjust":
+                    clear_dashboard_cache()  # the review's answers and score changed
                 st.success(viewer.t("disq.done"))
             except Conflict as exc:
                 st.session_state.pop(seen_key, None)

@@ -36,6 +36,7 @@ from qa.services.reviews import (
     visible_reviews,
 )
 from qa.services.rubrics import latest_version, rubric_of
+from qa.ui.cache import clear_dashboard_cache
 from qa.ui.i18n import fmt_date, fmt_number, fmt_percent, register
 from qa.ui.registry import PAGES, REVIEW_PAGE
 from qa.ui.render import (
@@ -738,6 +739,10 @@ def _save(viewer: Viewer, data: Loaded, fk: str, *, submit: bool) -> None:
     except (InvalidInput, PermissionDenied, NotFound, ServiceError) as exc:
         st.session_state[f"{fk}:flash"] = ("error", viewer.t("review.error", message=str(exc)))
         return
+    if final:
+        # Submitted reviews are what the team dashboard counts (drafts never are);
+        # cleared after the commit, so a refill cannot cache the old figures.
+        clear_dashboard_cache()
     state.update(new_state)
     st.session_state.pop(f"{fk}:reason", None)
     key = (
