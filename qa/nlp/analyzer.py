@@ -52,12 +52,21 @@ from pathlib import Path
 from typing import Any
 
 import spacy
-from spacy.attrs import IDX, NORM
+from spacy.attrs import IDS, IDX, NORM, ORTH
 from spacy.matcher import Matcher, PhraseMatcher
+from spacy.tokenizer import Tokenizer
 from spacy.tokens import Doc
-from spacy.util import compile_infix_regex, compile_suffix_regex
+from spacy.util import compile_prefix_regex
 
-from qa.nlp.lexicon import Lexicon, LexiconError, Rule, load_lexicon, source_signature
+from qa.nlp import affixes
+from qa.nlp.lexicon import (
+    PATTERN_KEYS,
+    Lexicon,
+    LexiconError,
+    Rule,
+    load_lexicon,
+    source_signature,
+)
 from qa.nlp.normalize import (
     ENGLISH_ALTERNATIVES,
     FORMAT_CHARS,
@@ -124,12 +133,15 @@ def _blank(lang: str) -> spacy.language.Language:
     nlp = spacy.blank(lang)
     tok = nlp.tokenizer
     tok.max_cache_size = TOKENIZER_CACHE_SIZE
-    tok.infix_finditer = compile_infix_regex(
-        list(nlp.Defaults.infixes or []) + _EXTRA_INFIXES
-    ).finditer
-    tok.suffix_search = compile_suffix_regex(
-        list(nlp.Defaults.suffixes or []) + _EXTRA_SUFFIXES
-    ).search
+    # Same rules as spaCy's compiled regexes, but only the pieces that can match
+    # the chunk's first/last/any character are tried (see qa.nlp.affixes).
+    tok.infix_finditer = affixes.infix_finditer(list(nlp.Defaults.infixes or []) + _EXTRA_INFIXES)
+    tok.suffix_search = affixes.suffix_search(list(nlp.Defaults.suffixes or []) + _EXTRA_SUFFIXES)
+    prefixes = list(nlp.Defaults.prefixes or [])
+    default_prefix = getattr(tok.prefix_search, "__self__", None)
+    if getattr(default_prefix, "pattern", None) == compile_prefix_regex(prefixes).pattern:
+        tok.prefix_search = affixes.prefix_search(prefixes)
+    tok.url_match = affixes.url_match(tok.url_match)
     rules = dict(tok.rules or {})
     # Special cases that contain affix characters (emoticons, "a.m.", "u.", "'s")
     # are applied by a second matcher pass over every doc (~25% of tokenising
@@ -149,7 +161,38 @@ def _blank(lang: str) -> spacy.language.Language:
             orth: [{k: v for k, v in sub.items() if k != NORM} for sub in subs]
             for orth, subs in rules.items()
         }
+    # A special case that maps a chunk to itself (one token, no norm) does nothing
+    # the affix rules would not do anyway ("أنا", "إلخ", "XD"), but spaCy stops
+    # caching new chunks for the rest of a Doc once any special case has fired in
+    # it, so every such rule left in makes later unseen chunks pay the full affix
+    # work again on each occurrence. Those are dropped (tokens are unchanged).
+    plain = Tokenizer(
+        nlp.vocab,
+        rules={},
+        prefix_search=tok.prefix_search,
+        suffix_search=tok.suffix_search,
+        infix_finditer=tok.infix_finditer,
+        token_match=tok.token_match,
+        url_match=tok.url_match,
+    )
+    rules = {
+        orth: subs
+        for orth, subs in rules.items()
+        if not (
+            len(subs) == 1
+            and all(k in (ORTH, "ORTH") for k in subs[0])
+            and [t.text for t in plain(orth)] == [orth]
+        )
+    }
     tok.rules = rules
+    # A new word costs one call per lexeme attribute getter (23 by default, plus
+    # string-store entries for shape, prefix, suffix, lower...). Only NORM and the
+    # attributes a token pattern may test (lexicon.PATTERN_KEYS) are ever read, so
+    # the rest are not computed: unseen words (names, numbers, diacritised
+    # spellings) are common in real transcripts and this halves their cost.
+    keep = {IDS[k] for k in PATTERN_KEYS if k in IDS} | {NORM}
+    getters = nlp.vocab.lex_attr_getters
+    nlp.vocab.lex_attr_getters = {a: f for a, f in getters.items() if a in keep}
     return nlp
 
 
