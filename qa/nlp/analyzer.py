@@ -366,8 +366,8 @@ class Analyzer:
         pos = 0
         sep = len(SEPARATOR)
         for i, t in enumerate(turns):
-            text = t.text
-            if t.speaker == "system" or not text:
+            speaker, text = t[0], t[1]  # Turn fields by index: the cheapest access
+            if speaker == "system" or not text:
                 continue
             if not text.isascii() and _SPACE_LIKE_RE.search(text):
                 text = text.translate(_SPACE_TABLE)  # same length: offsets unchanged
@@ -378,117 +378,140 @@ class Analyzer:
         if not texts:
             return []
         joined = SEPARATOR.join(texts)
+        customer = [turns[i][0] == "customer" for i in turn_of]
         with self._lock:
             doc = self.nlp.make_doc(joined)
             matches = self.phrase_matcher(doc)
-            extra_matches = False  # pattern matches may repeat a phrase match
-            if self._anchors:
-                n_before = len(matches)
-                matches = self._with_patterns(doc, matches)
-                extra_matches = len(matches) != n_before
-            if self.matcher is not None:
-                matches = list(matches) + list(self.matcher(doc))
-                extra_matches = True
-        if not matches:
+            if not matches and self.matcher is None:
+                return []
+            idx = doc.to_array(IDX).tolist()  # token -> char offset (one C call)
+            cands, negations, extra = self._candidates(doc, matches, idx, bases, customer)
+        if not cands:
             return []
-        return self._post(doc, matches, extra_matches, turns, texts, turn_of, bases, joined)
+        idx.append(len(joined))  # sentinel: one past the last token
+        return self._post(doc, cands, negations, extra, turns, texts, turn_of, bases, idx, joined)
+
+    def _candidates(
+        self,
+        doc: Doc,
+        matches: list[tuple[int, int, int]],
+        idx: list[int],
+        bases: list[int],
+        customer: list[bool],
+    ) -> tuple[list[_Cand], set[int], bool]:
+        """Matches -> candidates on the right speaker's turns, plus negation cue positions.
+
+        Token-pattern matches (after a literal anchor, or anywhere for patterns
+        without one) join here; ``extra`` says whether any did, since they may
+        repeat a phrase match of the same rule.
+        """
+        rules = self._rules
+        get = rules.get
+        neg_key = self._neg_key
+        anchors = self._anchors
+        negations: set[int] = set()
+        cands: list[_Cand] = []
+        append = cands.append
+        pattern_matches: list[tuple[int, int, int]] = []
+        done: set[int] = set()
+        single = len(bases) == 1
+        cust = customer[0]
+        for match_id, s, e in matches:
+            comp = get(match_id)
+            if comp is None:
+                if match_id == neg_key:
+                    negations.add(s)
+                elif match_id in anchors and s not in done:
+                    done.add(s)
+                    pattern_matches.extend(self._anchored(doc, anchors[match_id], s))
+                continue
+            if single:
+                if comp.cue is cust:
+                    append((s, e, comp.head[0], 0, comp))
+                continue
+            k = bisect_right(bases, idx[s]) - 1
+            if comp.cue is customer[k]:
+                append((s, e, comp.head[0], k, comp))
+        if self.matcher is not None:
+            pattern_matches.extend(self.matcher(doc))
+        for match_id, s, e in pattern_matches:
+            comp = rules[match_id]
+            k = bisect_right(bases, idx[s]) - 1
+            if comp.cue is customer[k]:
+                append((s, e, comp.head[0], k, comp))
+        return cands, negations, bool(pattern_matches)
+
+    def _anchored(
+        self, doc: Doc, spec: tuple[int, list[tuple[int, frozenset[int]]]], s: int
+    ) -> list[tuple[int, int, int]]:
+        """Run the token-pattern Matcher only on the few tokens after an anchor."""
+        length, checks = spec
+        if s + length > len(doc):
+            return []
+        # cheap literal checks first; the Matcher call costs ~100x more
+        for off, allowed in checks:
+            if doc[s + off].norm not in allowed:
+                return []
+        matcher = self.anchored_matcher
+        assert matcher is not None
+        return [(m, s + a, s + b) for m, a, b in matcher(doc[s : s + length])]
 
     def _post(
         self,
         doc: Doc,
-        matches: list[tuple[int, int, int]],
-        extra_matches: bool,
+        cands: list[_Cand],
+        negations: set[int],
+        extra: bool,
         turns: Sequence[Turn],
         texts: list[str],
         turn_of: list[int],
         bases: list[int],
+        idx: list[int],
         joined: str,
     ) -> list[Flag]:
-        """Matches -> flags: speaker filter, overlaps, negation, quotes, offsets."""
-        rules = self._rules
-        anchors = self._anchors
-        speakers = [turns[i].speaker == "customer" for i in turn_of]
-        idx = doc.to_array(IDX).tolist()  # token -> char offset (one C call)
-        idx.append(len(joined))  # sentinel: one past the last token
-        neg_key = self._neg_key
-        negations: set[int] = set()  # token positions of negation cues
-        cands: list[_Cand] = []
-        for match_id, s, e in matches:
-            if match_id == neg_key:
-                negations.add(s)
-                continue
-            if match_id in anchors:
-                continue
-            comp = rules[match_id]
-            k = bisect_right(bases, idx[s]) - 1
-            if comp.cue is speakers[k]:
-                cands.append((s, e, comp.head[0], k, comp))
-        if not cands:
-            return []
+        """Candidates -> flags: overlaps, negation, quotes, offsets."""
         cands.sort()
-        if extra_matches:
+        if extra:
             cands = [c for i, c in enumerate(cands) if i == 0 or c[:3] != cands[i - 1][:3]]
         cands = _resolve_overlaps(cands)
 
         flags: list[Flag] = []
-        quoted: dict[int, list[tuple[int, int]]] = {}
+        add = flags.append
         make = tuple.__new__  # Flag is a NamedTuple: skip its Python-level __new__
+        cur = -1
+        base = t = 0
+        text = original = ""
+        plain = True
+        spans: list[tuple[int, int]] | None = None
         for s, e, _rid, k, comp in cands:
-            if comp.negatable and negations and self._negated(doc, s, negations):
+            if negations and comp.negatable and self._negated(doc, s, negations):
                 continue
-            base = bases[k]
-            text = texts[k]
+            if k != cur:  # candidates are sorted, so each turn's come together
+                cur = k
+                base = bases[k]
+                text = texts[k]
+                t = turn_of[k]
+                original = turns[t][1]
+                plain = text.isascii()
+                if plain and '"' not in text:
+                    spans = None
+                else:
+                    spans = [(q.start(), q.end()) for q in _QUOTED_RE.finditer(text)] or None
             start = idx[s] - base
             # a token never ends in a space; only a single " " can follow it
             ce = idx[e]
             end = ce - base
             if joined[ce - 1] == " ":
                 end -= 1
-            if text.isascii():
-                spans = None
-                if '"' in text:
-                    spans = quoted.get(k)
-                    if spans is None:
-                        spans = quoted[k] = [
-                            (q.start(), q.end()) for q in _QUOTED_RE.finditer(text)
-                        ]
-            else:
+            if not plain:
                 while start < end and text[start] in FORMAT_CHARS:
                     start += 1
                 while end > start and text[end - 1] in FORMAT_CHARS:
                     end -= 1
-                spans = quoted.get(k)
-                if spans is None:
-                    spans = quoted[k] = [(q.start(), q.end()) for q in _QUOTED_RE.finditer(text)]
-            if spans and any(qs < start and end < qe for qs, qe in spans):
+            if spans is not None and _inside(spans, start, end):
                 continue
-            t = turn_of[k]
-            flags.append(
-                make(Flag, (*comp.head, t, start, end, turns[t].text[start:end], *comp.tail))
-            )
+            add(make(Flag, (*comp.head, t, start, end, original[start:end], *comp.tail)))
         return flags
-
-    def _with_patterns(self, doc: Doc, matches: list[tuple[int, int, int]]) -> list[Any]:
-        """Run the token-pattern Matcher only on the few tokens after each anchor."""
-        anchors = self._anchors
-        matcher = self.anchored_matcher
-        assert matcher is not None
-        extra: list[tuple[int, int, int]] = []
-        done: set[int] = set()
-        n = len(doc)
-        for match_id, s, _e in matches:
-            spec = anchors.get(match_id)
-            if spec is None or s in done:
-                continue
-            done.add(s)
-            length, checks = spec
-            if s + length > n:
-                continue
-            # cheap literal checks first; the Matcher call costs ~100x more
-            if any(doc[s + off].norm not in allowed for off, allowed in checks):
-                continue
-            extra.extend((m, s + a, s + b) for m, a, b in matcher(doc[s : s + length]))
-        return list(matches) + extra if extra else matches
 
     def _negated(self, doc: Doc, start: int, negations: set[int]) -> bool:
         """A negation cue within the window before ``start``, with no punctuation between."""
@@ -500,6 +523,14 @@ class Analyzer:
 
 #: (token start, token end, rule id, piece index, compiled rule); sorts naturally.
 _Cand = tuple[int, int, str, int, _Compiled]
+
+
+def _inside(spans: list[tuple[int, int]], start: int, end: int) -> bool:
+    """Is [start, end) strictly inside one of the quoted spans (reported speech)?"""
+    for qs, qe in spans:  # noqa: SIM110 - a plain loop; any(<genexpr>) is slower here
+        if qs < start and end < qe:
+            return True
+    return False
 
 
 def _resolve_overlaps(cands: list[_Cand]) -> list[_Cand]:
@@ -660,65 +691,80 @@ def _fmt_turns(indices: Sequence[int]) -> str:
     return ", ".join(str(i) for i in indices)
 
 
-_EMPTY: frozenset[str] = frozenset()
+_EMPTY: frozenset[int] = frozenset()
 _make = tuple.__new__  # NamedTuple construction without the Python-level __new__
-_EMPATHY = frozenset({"empathy", "apology"})
+#: The behaviours whole-interaction findings look at.
+_WATCHED = frozenset(
+    {"greeting", "self_introduction", "closing", "empathy", "apology", CUSTOMER_FRUSTRATION}
+)
+#: The three fixed-text findings depend only on the turn indices: built once each.
+_FIXED: dict[tuple[Any, ...], Finding] = {}
+
+
+def _fixed(finding: str, turns: list[int]) -> Finding:
+    key = (finding, *turns)
+    made = _FIXED.get(key)
+    if made is not None:
+        return made
+    n, listed = len(turns), _fmt_turns(turns)
+    if finding == MISSING_GREETING:
+        why = f"No greeting in the agent's first {n} turn(s) (turns {listed})."
+        made = _make(Finding, (finding, why, turns[0], ()))
+    elif finding == MISSING_SELF_INTRODUCTION:
+        why = f"The agent did not introduce themselves in their first {n} turn(s) (turns {listed})."
+        made = _make(Finding, (finding, why, turns[0], ()))
+    else:
+        why = f"No closing in the agent's last {n} turn(s) (turns {listed})."
+        made = _make(Finding, (finding, why, turns[-1], ()))
+    if len(_FIXED) < 4096:
+        _FIXED[key] = made
+    return made
 
 
 def _findings(turns: Sequence[Turn], flags: Sequence[Flag]) -> list[Finding]:
     """Whole-interaction findings. Nothing is said about an agent who never spoke."""
-    agent_turns = [i for i, t in enumerate(turns) if t.speaker == "agent"]
+    agent_turns = [i for i, t in enumerate(turns) if t[0] == "agent"]
     if not agent_turns:
         return []
-    by_turn: dict[int, set[str]] = {}
+    # turns showing each watched behaviour (one pass; most flags are not watched)
+    seen: dict[str, set[int]] = {}
     frustrated: dict[int, list[Flag]] = {}
     for f in flags:
-        turn = f[5]  # Flag.turn; plain indexing is the fastest NamedTuple access
-        behaviour = f[1]
-        behaviours = by_turn.get(turn)
-        if behaviours is None:
-            behaviours = by_turn[turn] = set()
-        behaviours.add(behaviour)
-        if behaviour == CUSTOMER_FRUSTRATION:
-            frustrated.setdefault(turn, []).append(f)
-
-    def seen(behaviour: str, indices: Iterable[int]) -> bool:
-        return any(behaviour in by_turn.get(i, _EMPTY) for i in indices)
+        behaviour = f[1]  # Flag.behavior; plain indexing is the fastest NamedTuple access
+        if behaviour in _WATCHED:
+            turn = f[5]
+            if behaviour == CUSTOMER_FRUSTRATION:
+                cues = frustrated.get(turn)
+                if cues is None:
+                    frustrated[turn] = [f]
+                else:
+                    cues.append(f)
+            else:
+                if behaviour == "apology":
+                    behaviour = "empathy"  # either answers frustration
+                turns_with = seen.get(behaviour)
+                if turns_with is None:
+                    seen[behaviour] = {turn}
+                else:
+                    turns_with.add(turn)
 
     out: list[Finding] = []
     opening = agent_turns[:OPENING_TURNS]
     closing = agent_turns[-CLOSING_TURNS:]
-    if not seen("greeting", opening):
-        out.append(
-            Finding(
-                MISSING_GREETING,
-                f"No greeting in the agent's first {len(opening)} turn(s) (turns {_fmt_turns(opening)}).",
-                opening[0],
-            )
-        )
-    if not seen("self_introduction", opening):
-        out.append(
-            Finding(
-                MISSING_SELF_INTRODUCTION,
-                f"The agent did not introduce themselves in their first {len(opening)} turn(s) "
-                f"(turns {_fmt_turns(opening)}).",
-                opening[0],
-            )
-        )
-    if not seen("closing", closing):
-        out.append(
-            Finding(
-                MISSING_CLOSING,
-                f"No closing in the agent's last {len(closing)} turn(s) (turns {_fmt_turns(closing)}).",
-                closing[-1],
-            )
-        )
-    for turn, cues in sorted(frustrated.items()):
+    if seen.get("greeting", _EMPTY).isdisjoint(opening):
+        out.append(_fixed(MISSING_GREETING, opening))
+    if seen.get("self_introduction", _EMPTY).isdisjoint(opening):
+        out.append(_fixed(MISSING_SELF_INTRODUCTION, opening))
+    if seen.get("closing", _EMPTY).isdisjoint(closing):
+        out.append(_fixed(MISSING_CLOSING, closing))
+    empathy = seen.get("empathy", _EMPTY)
+    for turn in sorted(frustrated):
+        cues = frustrated[turn]
         nxt = bisect_right(agent_turns, turn)
         following = agent_turns[nxt : nxt + EMPATHY_TURNS]
-        if any(not by_turn.get(a, _EMPTY).isdisjoint(_EMPATHY) for a in following):
+        if not empathy.isdisjoint(following):
             continue
-        quoted = "; ".join(f"“{c.text}”" for c in cues)
+        quoted = "; ".join(f"“{c[8]}”" for c in cues)
         if following:
             why = (
                 f"The customer expressed frustration in turn {turn} ({quoted}) and the next "
