@@ -44,7 +44,7 @@ from __future__ import annotations
 import itertools
 import re
 import threading
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -352,7 +352,11 @@ class Analyzer:
         flags = self._flags(turn_list)
         findings = _findings(turn_list, flags)
         hold_rules = self._hold_rules
-        holds = tuple(sorted({f[5] for f in flags if f[0] in hold_rules}))  # turn, rule
+        holds = (
+            tuple(sorted({f[5] for f in flags if f[0] in hold_rules}))  # turn, rule
+            if hold_rules and flags
+            else ()
+        )
         return Analysis(self.lang, channel, self.version, tuple(flags), tuple(findings), holds)
 
     def flag_text(self, text: str, speaker: str = "agent") -> list[Flag]:
@@ -474,6 +478,7 @@ class Analyzer:
         if extra:
             cands = [c for i, c in enumerate(cands) if i == 0 or c[:3] != cands[i - 1][:3]]
         cands = _resolve_overlaps(cands)
+        cues = sorted(negations)
 
         flags: list[Flag] = []
         add = flags.append
@@ -484,7 +489,7 @@ class Analyzer:
         plain = True
         spans: list[tuple[int, int]] | None = None
         for s, e, _rid, k, comp in cands:
-            if negations and comp.negatable and self._negated(doc, s, negations):
+            if cues and comp.negatable and self._negated(doc, s, cues):
                 continue
             if k != cur:  # candidates are sorted, so each turn's come together
                 cur = k
@@ -513,12 +518,16 @@ class Analyzer:
             add(make(Flag, (*comp.head, t, start, end, original[start:end], *comp.tail)))
         return flags
 
-    def _negated(self, doc: Doc, start: int, negations: set[int]) -> bool:
-        """A negation cue within the window before ``start``, with no punctuation between."""
-        for j in range(start - 1, max(start - self._window, 0) - 1, -1):
-            if j in negations:
-                return not any(doc[i].is_punct or doc[i].is_space for i in range(j + 1, start))
-        return False
+    def _negated(self, doc: Doc, start: int, negations: list[int]) -> bool:
+        """The nearest negation cue before ``start`` is within the window, with no
+        punctuation between (``negations``: the cues' token positions, sorted)."""
+        i = bisect_left(negations, start) - 1
+        if i < 0:
+            return False
+        j = negations[i]
+        if j < start - self._window:
+            return False
+        return not any(doc[t].is_punct or doc[t].is_space for t in range(j + 1, start))
 
 
 #: (token start, token end, rule id, piece index, compiled rule); sorts naturally.
@@ -546,24 +555,22 @@ def _resolve_overlaps(cands: list[_Cand]) -> list[_Cand]:
     them) pass straight through.
     """
     out: list[_Cand] = []
-    cluster: list[_Cand] = []
-    cluster_end = -1
-    for c in cands:
-        if c[0] >= cluster_end:
-            if len(cluster) == 1:
-                out.append(cluster[0])
-            elif cluster:
-                out.extend(_resolve_cluster(cluster))
-            cluster = [c]
-            cluster_end = c[1]
+    n = len(cands)
+    i = 0
+    while i < n:
+        c = cands[i]
+        end = c[1]
+        j = i + 1
+        while j < n and cands[j][0] < end:
+            e = cands[j][1]
+            if e > end:
+                end = e
+            j += 1
+        if j == i + 1:
+            out.append(c)
         else:
-            cluster.append(c)
-            if c[1] > cluster_end:
-                cluster_end = c[1]
-    if len(cluster) == 1:
-        out.append(cluster[0])
-    elif cluster:
-        out.extend(_resolve_cluster(cluster))
+            out.extend(_resolve_cluster(cands[i:j]))
+        i = j
     return out
 
 
