@@ -48,6 +48,8 @@ from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import accumulate, repeat
+from operator import add
 from pathlib import Path
 from typing import Any
 
@@ -364,25 +366,27 @@ class Analyzer:
         return self._flags(coerce_turns([{"speaker": speaker, "text": text}]))
 
     def _flags(self, turns: Sequence[Turn]) -> list[Flag]:
-        texts: list[str] = []
-        turn_of: list[int] = []
-        bases: list[int] = []
-        pos = 0
-        sep = len(SEPARATOR)
-        for i, t in enumerate(turns):
-            speaker, text = t[0], t[1]  # Turn fields by index: the cheapest access
-            if speaker == "system" or not text:
-                continue
-            if not text.isascii() and _SPACE_LIKE_RE.search(text):
-                text = text.translate(_SPACE_TABLE)  # same length: offsets unchanged
-            texts.append(text)
-            turn_of.append(i)
-            bases.append(pos)
-            pos += len(text) + sep
+        # Turn fields by index (t[0] speaker, t[1] text): the cheapest access.
+        turn_of: Sequence[int]
+        if all(t[1] and t[0] != "system" for t in turns):  # the usual case: no filtering
+            turn_of = range(len(turns))
+            texts = [t[1] for t in turns]
+            customer = [t[0] == "customer" for t in turns]
+        else:
+            turn_of = [i for i, t in enumerate(turns) if t[1] and t[0] != "system"]
+            texts = [turns[i][1] for i in turn_of]
+            customer = [turns[i][0] == "customer" for i in turn_of]
         if not texts:
             return []
         joined = SEPARATOR.join(texts)
-        customer = [turns[i][0] == "customer" for i in turn_of]
+        if not joined.isascii() and _SPACE_LIKE_RE.search(joined):
+            # word-separating spaces spaCy would keep inside a token; same length,
+            # so offsets are unchanged
+            texts = [x.translate(_SPACE_TABLE) for x in texts]
+            joined = SEPARATOR.join(texts)
+        # where each turn starts in the joined text
+        bases = list(accumulate(map(add, map(len, texts), repeat(len(SEPARATOR))), initial=0))
+        bases.pop()
         with self._lock:
             doc = self.nlp.make_doc(joined)
             matches = self.phrase_matcher(doc)
@@ -468,7 +472,7 @@ class Analyzer:
         extra: bool,
         turns: Sequence[Turn],
         texts: list[str],
-        turn_of: list[int],
+        turn_of: Sequence[int],
         bases: list[int],
         idx: list[int],
         joined: str,
