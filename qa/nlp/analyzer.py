@@ -699,7 +699,7 @@ def _spans(flags: Iterable[Flag]) -> tuple[EvidenceSpan, ...]:
 
 
 def _fmt_turns(indices: Sequence[int]) -> str:
-    return ", ".join(str(i) for i in indices)
+    return ", ".join(map(str, indices))
 
 
 _EMPTY: frozenset[int] = frozenset()
@@ -775,7 +775,7 @@ def _findings(turns: Sequence[Turn], flags: Sequence[Flag]) -> list[Finding]:
         following = agent_turns[nxt : nxt + EMPATHY_TURNS]
         if not empathy.isdisjoint(following):
             continue
-        quoted = "; ".join(f"“{c[8]}”" for c in cues)
+        quoted = f"“{cues[0][8]}”" if len(cues) == 1 else "; ".join(f"“{c[8]}”" for c in cues)
         if following:
             why = (
                 f"The customer expressed frustration in turn {turn} ({quoted}) and the next "

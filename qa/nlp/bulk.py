@@ -49,9 +49,9 @@ CompactAnalysis = tuple[
 #: A job's result: (value, None) or (None, "ExceptionType: message").
 Outcome = tuple[Any, str | None]
 
-DEFAULT_CHUNK = 32
+DEFAULT_CHUNK = 64
 #: Chunks in flight per worker: enough to keep it busy while the parent reads results.
-IN_FLIGHT = 3
+IN_FLIGHT = 2
 
 
 def compact(analysis: Analysis) -> CompactAnalysis:
@@ -109,14 +109,17 @@ def _init_worker(
     for lang in ("en", "ar"):
         get_analyzer(lang, lexicon_dir)
     # Analyzers, lexicons and the rubric live as long as the worker: keep the
-    # collector from re-walking them on every full collection.
-    gc.collect()
+    # collector from re-walking them (freeze is O(1); a collect() here would write
+    # to every object inherited from a forked parent and copy all its pages).
     gc.freeze()
 
 
-def _run_chunk(kind: str, chunk: list[Job]) -> list[Outcome]:
-    """Worker entry point: the settings come from the pool initializer."""
-    return _run(kind, chunk, _STATE.get("lexicon_dir"), _STATE.get("rubric"), _STATE.get("hold"))
+def _run_chunk(kind: str, chunk: list[Job]) -> tuple[list[Outcome], float]:
+    """Worker entry point (settings come from the pool initializer); also returns
+    the CPU time the chunk took in the worker."""
+    c0 = time.process_time()
+    out = _run(kind, chunk, _STATE.get("lexicon_dir"), _STATE.get("rubric"), _STATE.get("hold"))
+    return out, time.process_time() - c0
 
 
 def _worker_pid(delay: float) -> int:
@@ -181,6 +184,8 @@ class AnalysisPool:
         self.chunksize = chunksize
         self._init = (str(lexicon_dir) if lexicon_dir else None, rubric, hold_silence_s)
         self._executor: ProcessPoolExecutor | None = None
+        #: CPU seconds the workers spent on the chunks returned so far.
+        self.worker_cpu = 0.0
         if self.processes > 1:
             ctx = mp.get_context(context) if context else None
             self._executor = ProcessPoolExecutor(
@@ -222,10 +227,13 @@ class AnalysisPool:
         it = iter(jobs)
         if self._executor is None:
             while chunk := list(islice(it, self.chunksize)):
-                yield from _run(kind, chunk, *self._init)
+                c0 = time.process_time()
+                outcomes = _run(kind, chunk, *self._init)
+                self.worker_cpu += time.process_time() - c0
+                yield from outcomes
             return
         executor = self._executor
-        pending: deque[Future[list[Outcome]]] = deque()
+        pending: deque[Future[tuple[list[Outcome], float]]] = deque()
         limit = self.processes * IN_FLIGHT
         while True:
             while len(pending) < limit:
@@ -235,4 +243,6 @@ class AnalysisPool:
                 pending.append(executor.submit(_run_chunk, kind, chunk))
             if not pending:
                 return
-            yield from pending.popleft().result()
+            outcomes, cpu = pending.popleft().result()
+            self.worker_cpu += cpu
+            yield from outcomes
