@@ -19,8 +19,9 @@ Usage::
     python benchmarks/bench_flagging.py --processes 2
 
 With ``--processes P`` the analyser also runs in :class:`qa.nlp.bulk.AnalysisPool`
-(P forked workers, each with its own analyzers; transcripts go out in chunks as
-plain data and compact flag offsets and findings come back, never spaCy Docs).
+(P processes: the caller and P-1 forked workers, each with its own analyzers;
+transcripts go out in chunks as plain data and compact flag offsets and findings
+come back, never spaCy Docs), started from the same warm-up as the one-process run.
 Goals: one-process ratio >= 0.5; pool >= 0.9x the baseline's one-process speed.
 The machine is shared, so the load average is printed, ratios are measured on
 interleaved blocks, and CPU times (process time; the pool's workers via
@@ -382,14 +383,22 @@ def run_interleaved(data: list[Transcript], block: int = 100) -> dict[str, float
 
 
 def open_pool(processes: int) -> AnalysisPool:
-    """Start the pool and wait until every worker is up.
-
-    Workers are forked, so they start from the parent's analyzers in the state
-    they are in now: the same warm-up as the one-process run gets.
-    """
-    pool = AnalysisPool(processes, context="fork" if "fork" in mp.get_all_start_methods() else None)
+    """Start the pool (this process plus forked workers) and wait until it is up."""
+    pool = AnalysisPool(processes, context="fork")
     pool.warm_up()
     return pool
+
+
+def _pool_runner(conn: Any, processes: int, data: list[Transcript]) -> None:
+    """In a process forked right after the warm-up: run the pool when told to.
+
+    Forking here gives the pool (the runner's own analyzers and its forked
+    workers) exactly the warm-up the one-process run started from, not the caches
+    the one-process run has filled since.
+    """
+    conn.recv()
+    conn.send(run_pool(open_pool(processes), data))
+    conn.close()
 
 
 def run_pool(pool: AnalysisPool, data: list[Transcript]) -> dict[str, float]:
@@ -444,7 +453,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # warm both (tokenizer cache, lexemes) on the same texts before timing
     run_analyser(data[: min(len(data), 500)])
     run_baseline(data[: min(len(data), 500)])
-    pool = open_pool(args.processes) if args.processes > 1 else None
+    runner = None
+    if args.processes > 1:
+        ctx = mp.get_context("fork")
+        conn, child_conn = ctx.Pipe()
+        runner = ctx.Process(target=_pool_runner, args=(child_conn, args.processes, data))
+        runner.start()
 
     r = run_interleaved(data)
     n = len(data)
@@ -454,8 +468,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"baseline: {b_rate:.1f} transcripts/s ({int(r['b_flags'])} flags; {b_cpu:.1f}/s of CPU)")
     print(f"ratio: {a_rate / b_rate:.2f} (goal >= 0.5); by CPU time: {a_cpu / b_cpu:.2f}")
     print(f"after one-process run: {_load()}")
-    if pool is not None:
-        p = run_pool(pool, data)
+    if runner is not None:
+        conn.send("go")
+        p = conn.recv()
+        runner.join()
         p_rate = n / p["wall"]
         # re-measure the one-process baseline right after the pool, so that a change
         # in the machine's load between the two does not decide the comparison

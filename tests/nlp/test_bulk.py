@@ -66,12 +66,13 @@ def test_compact_keeps_offsets_and_findings() -> None:
     assert holds == analysis.hold_announcements
 
 
-@pytest.mark.parametrize("processes", [1, 2])
-def test_pool_results_in_job_order_and_errors_per_job(processes: int) -> None:
+@pytest.mark.parametrize(("processes", "parent_works"), [(1, True), (2, True), (2, False)])
+def test_pool_results_in_job_order_and_errors_per_job(processes: int, parent_works: bool) -> None:
     jobs = _jobs()
     jobs.insert(5, (BAD, "call", "en"))
     context = "fork" if "fork" in mp.get_all_start_methods() else None
-    with AnalysisPool(processes, context=context, chunksize=3) as pool:
+    with AnalysisPool(processes, context=context, chunksize=3, parent_works=parent_works) as pool:
+        assert pool.workers == (0 if processes == 1 else processes - parent_works)
         pool.warm_up()
         outcomes = list(pool.analyses(jobs))
         qa = list(pool.auto_qa(jobs[:8]))
