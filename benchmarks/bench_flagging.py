@@ -454,7 +454,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_analyser(data[: min(len(data), 500)])
     run_baseline(data[: min(len(data), 500)])
     runner = None
-    if args.processes > 1:
+    if args.processes > 1 and "fork" not in mp.get_all_start_methods():
+        print("--processes needs the fork start method (the pool starts from the warm-up)")
+    elif args.processes > 1:
         ctx = mp.get_context("fork")
         conn, child_conn = ctx.Pipe()
         runner = ctx.Process(target=_pool_runner, args=(child_conn, args.processes, data))
