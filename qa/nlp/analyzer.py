@@ -44,20 +44,31 @@ from __future__ import annotations
 import itertools
 import re
 import threading
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import accumulate, repeat
+from operator import add
 from pathlib import Path
 from typing import Any
 
 import spacy
-from spacy.attrs import IDX, NORM
+from spacy.attrs import IDS, IDX, NORM, ORTH
 from spacy.matcher import Matcher, PhraseMatcher
+from spacy.tokenizer import Tokenizer
 from spacy.tokens import Doc
-from spacy.util import compile_infix_regex, compile_suffix_regex
+from spacy.util import compile_prefix_regex
 
-from qa.nlp.lexicon import Lexicon, LexiconError, Rule, load_lexicon, source_signature
+from qa.nlp import affixes
+from qa.nlp.lexicon import (
+    PATTERN_KEYS,
+    Lexicon,
+    LexiconError,
+    Rule,
+    load_lexicon,
+    source_signature,
+)
 from qa.nlp.normalize import (
     ENGLISH_ALTERNATIVES,
     FORMAT_CHARS,
@@ -124,12 +135,15 @@ def _blank(lang: str) -> spacy.language.Language:
     nlp = spacy.blank(lang)
     tok = nlp.tokenizer
     tok.max_cache_size = TOKENIZER_CACHE_SIZE
-    tok.infix_finditer = compile_infix_regex(
-        list(nlp.Defaults.infixes or []) + _EXTRA_INFIXES
-    ).finditer
-    tok.suffix_search = compile_suffix_regex(
-        list(nlp.Defaults.suffixes or []) + _EXTRA_SUFFIXES
-    ).search
+    # Same rules as spaCy's compiled regexes, but only the pieces that can match
+    # the chunk's first/last/any character are tried (see qa.nlp.affixes).
+    tok.infix_finditer = affixes.infix_finditer(list(nlp.Defaults.infixes or []) + _EXTRA_INFIXES)
+    tok.suffix_search = affixes.suffix_search(list(nlp.Defaults.suffixes or []) + _EXTRA_SUFFIXES)
+    prefixes = list(nlp.Defaults.prefixes or [])
+    default_prefix = getattr(tok.prefix_search, "__self__", None)
+    if getattr(default_prefix, "pattern", None) == compile_prefix_regex(prefixes).pattern:
+        tok.prefix_search = affixes.prefix_search(prefixes)
+    tok.url_match = affixes.url_match(tok.url_match)
     rules = dict(tok.rules or {})
     # Special cases that contain affix characters (emoticons, "a.m.", "u.", "'s")
     # are applied by a second matcher pass over every doc (~25% of tokenising
@@ -149,7 +163,38 @@ def _blank(lang: str) -> spacy.language.Language:
             orth: [{k: v for k, v in sub.items() if k != NORM} for sub in subs]
             for orth, subs in rules.items()
         }
+    # A special case that maps a chunk to itself (one token, no norm) does nothing
+    # the affix rules would not do anyway ("أنا", "إلخ", "XD"), but spaCy stops
+    # caching new chunks for the rest of a Doc once any special case has fired in
+    # it, so every such rule left in makes later unseen chunks pay the full affix
+    # work again on each occurrence. Those are dropped (tokens are unchanged).
+    plain = Tokenizer(
+        nlp.vocab,
+        rules={},
+        prefix_search=tok.prefix_search,
+        suffix_search=tok.suffix_search,
+        infix_finditer=tok.infix_finditer,
+        token_match=tok.token_match,
+        url_match=tok.url_match,
+    )
+    rules = {
+        orth: subs
+        for orth, subs in rules.items()
+        if not (
+            len(subs) == 1
+            and all(k in (ORTH, "ORTH") for k in subs[0])
+            and [t.text for t in plain(orth)] == [orth]
+        )
+    }
     tok.rules = rules
+    # A new word costs one call per lexeme attribute getter (23 by default, plus
+    # string-store entries for shape, prefix, suffix, lower...). Only NORM and the
+    # attributes a token pattern may test (lexicon.PATTERN_KEYS) are ever read, so
+    # the rest are not computed: unseen words (names, numbers, diacritised
+    # spellings) are common in real transcripts and this halves their cost.
+    keep = {IDS[k] for k in PATTERN_KEYS if k in IDS} | {NORM}
+    getters = nlp.vocab.lex_attr_getters
+    nlp.vocab.lex_attr_getters = {a: f for a, f in getters.items() if a in keep}
     return nlp
 
 
@@ -309,7 +354,11 @@ class Analyzer:
         flags = self._flags(turn_list)
         findings = _findings(turn_list, flags)
         hold_rules = self._hold_rules
-        holds = tuple(sorted({f[5] for f in flags if f[0] in hold_rules}))  # turn, rule
+        holds = (
+            tuple(sorted({f[5] for f in flags if f[0] in hold_rules}))  # turn, rule
+            if hold_rules and flags
+            else ()
+        )
         return Analysis(self.lang, channel, self.version, tuple(flags), tuple(findings), holds)
 
     def flag_text(self, text: str, speaker: str = "agent") -> list[Flag]:
@@ -317,146 +366,184 @@ class Analyzer:
         return self._flags(coerce_turns([{"speaker": speaker, "text": text}]))
 
     def _flags(self, turns: Sequence[Turn]) -> list[Flag]:
-        texts: list[str] = []
-        turn_of: list[int] = []
-        bases: list[int] = []
-        pos = 0
-        sep = len(SEPARATOR)
-        for i, t in enumerate(turns):
-            text = t.text
-            if t.speaker == "system" or not text:
-                continue
-            if not text.isascii() and _SPACE_LIKE_RE.search(text):
-                text = text.translate(_SPACE_TABLE)  # same length: offsets unchanged
-            texts.append(text)
-            turn_of.append(i)
-            bases.append(pos)
-            pos += len(text) + sep
+        # Turn fields by index (t[0] speaker, t[1] text): the cheapest access.
+        turn_of: Sequence[int]
+        if all(t[1] and t[0] != "system" for t in turns):  # the usual case: no filtering
+            turn_of = range(len(turns))
+            texts = [t[1] for t in turns]
+            customer = [t[0] == "customer" for t in turns]
+        else:
+            turn_of = [i for i, t in enumerate(turns) if t[1] and t[0] != "system"]
+            texts = [turns[i][1] for i in turn_of]
+            customer = [turns[i][0] == "customer" for i in turn_of]
         if not texts:
             return []
         joined = SEPARATOR.join(texts)
+        if not joined.isascii() and _SPACE_LIKE_RE.search(joined):
+            # word-separating spaces spaCy would keep inside a token; same length,
+            # so offsets are unchanged
+            texts = [x.translate(_SPACE_TABLE) for x in texts]
+            joined = SEPARATOR.join(texts)
+        # where each turn starts in the joined text
+        bases = list(accumulate(map(add, map(len, texts), repeat(len(SEPARATOR))), initial=0))
+        bases.pop()
         with self._lock:
             doc = self.nlp.make_doc(joined)
             matches = self.phrase_matcher(doc)
-            extra_matches = False  # pattern matches may repeat a phrase match
-            if self._anchors:
-                n_before = len(matches)
-                matches = self._with_patterns(doc, matches)
-                extra_matches = len(matches) != n_before
-            if self.matcher is not None:
-                matches = list(matches) + list(self.matcher(doc))
-                extra_matches = True
-        if not matches:
+            if not matches and self.matcher is None:
+                return []
+            idx = doc.to_array(IDX).tolist()  # token -> char offset (one C call)
+            cands, negations, extra = self._candidates(doc, matches, idx, bases, customer)
+        if not cands:
             return []
-        return self._post(doc, matches, extra_matches, turns, texts, turn_of, bases, joined)
+        idx.append(len(joined))  # sentinel: one past the last token
+        return self._post(doc, cands, negations, extra, turns, texts, turn_of, bases, idx, joined)
+
+    def _candidates(
+        self,
+        doc: Doc,
+        matches: list[tuple[int, int, int]],
+        idx: list[int],
+        bases: list[int],
+        customer: list[bool],
+    ) -> tuple[list[_Cand], set[int], bool]:
+        """Matches -> candidates on the right speaker's turns, plus negation cue positions.
+
+        Token-pattern matches (after a literal anchor, or anywhere for patterns
+        without one) join here; ``extra`` says whether any did, since they may
+        repeat a phrase match of the same rule.
+        """
+        rules = self._rules
+        get = rules.get
+        neg_key = self._neg_key
+        anchors = self._anchors
+        negations: set[int] = set()
+        cands: list[_Cand] = []
+        append = cands.append
+        pattern_matches: list[tuple[int, int, int]] = []
+        done: set[int] = set()
+        single = len(bases) == 1
+        cust = customer[0]
+        for match_id, s, e in matches:
+            comp = get(match_id)
+            if comp is None:
+                if match_id == neg_key:
+                    negations.add(s)
+                elif match_id in anchors and s not in done:
+                    done.add(s)
+                    pattern_matches.extend(self._anchored(doc, anchors[match_id], s))
+                continue
+            if single:
+                if comp.cue is cust:
+                    append((s, e, comp.head[0], 0, comp))
+                continue
+            k = bisect_right(bases, idx[s]) - 1
+            if comp.cue is customer[k]:
+                append((s, e, comp.head[0], k, comp))
+        if self.matcher is not None:
+            pattern_matches.extend(self.matcher(doc))
+        for match_id, s, e in pattern_matches:
+            comp = rules[match_id]
+            k = bisect_right(bases, idx[s]) - 1
+            if comp.cue is customer[k]:
+                append((s, e, comp.head[0], k, comp))
+        return cands, negations, bool(pattern_matches)
+
+    def _anchored(
+        self, doc: Doc, spec: tuple[int, list[tuple[int, frozenset[int]]]], s: int
+    ) -> list[tuple[int, int, int]]:
+        """Run the token-pattern Matcher only on the few tokens after an anchor."""
+        length, checks = spec
+        if s + length > len(doc):
+            return []
+        # cheap literal checks first; the Matcher call costs ~100x more
+        for off, allowed in checks:
+            if doc[s + off].norm not in allowed:
+                return []
+        matcher = self.anchored_matcher
+        assert matcher is not None
+        return [(m, s + a, s + b) for m, a, b in matcher(doc[s : s + length])]
 
     def _post(
         self,
         doc: Doc,
-        matches: list[tuple[int, int, int]],
-        extra_matches: bool,
+        cands: list[_Cand],
+        negations: set[int],
+        extra: bool,
         turns: Sequence[Turn],
         texts: list[str],
-        turn_of: list[int],
+        turn_of: Sequence[int],
         bases: list[int],
+        idx: list[int],
         joined: str,
     ) -> list[Flag]:
-        """Matches -> flags: speaker filter, overlaps, negation, quotes, offsets."""
-        rules = self._rules
-        anchors = self._anchors
-        speakers = [turns[i].speaker == "customer" for i in turn_of]
-        idx = doc.to_array(IDX).tolist()  # token -> char offset (one C call)
-        idx.append(len(joined))  # sentinel: one past the last token
-        neg_key = self._neg_key
-        negations: set[int] = set()  # token positions of negation cues
-        cands: list[_Cand] = []
-        for match_id, s, e in matches:
-            if match_id == neg_key:
-                negations.add(s)
-                continue
-            if match_id in anchors:
-                continue
-            comp = rules[match_id]
-            k = bisect_right(bases, idx[s]) - 1
-            if comp.cue is speakers[k]:
-                cands.append((s, e, comp.head[0], k, comp))
-        if not cands:
-            return []
+        """Candidates -> flags: overlaps, negation, quotes, offsets."""
         cands.sort()
-        if extra_matches:
+        if extra:
             cands = [c for i, c in enumerate(cands) if i == 0 or c[:3] != cands[i - 1][:3]]
         cands = _resolve_overlaps(cands)
+        cues = sorted(negations)
 
         flags: list[Flag] = []
-        quoted: dict[int, list[tuple[int, int]]] = {}
+        add = flags.append
         make = tuple.__new__  # Flag is a NamedTuple: skip its Python-level __new__
+        cur = -1
+        base = t = 0
+        text = original = ""
+        plain = True
+        spans: list[tuple[int, int]] | None = None
         for s, e, _rid, k, comp in cands:
-            if comp.negatable and negations and self._negated(doc, s, negations):
+            if cues and comp.negatable and self._negated(doc, s, cues):
                 continue
-            base = bases[k]
-            text = texts[k]
+            if k != cur:  # candidates are sorted, so each turn's come together
+                cur = k
+                base = bases[k]
+                text = texts[k]
+                t = turn_of[k]
+                original = turns[t][1]
+                plain = text.isascii()
+                if plain and '"' not in text:
+                    spans = None
+                else:
+                    spans = [(q.start(), q.end()) for q in _QUOTED_RE.finditer(text)] or None
             start = idx[s] - base
             # a token never ends in a space; only a single " " can follow it
             ce = idx[e]
             end = ce - base
             if joined[ce - 1] == " ":
                 end -= 1
-            if text.isascii():
-                spans = None
-                if '"' in text:
-                    spans = quoted.get(k)
-                    if spans is None:
-                        spans = quoted[k] = [
-                            (q.start(), q.end()) for q in _QUOTED_RE.finditer(text)
-                        ]
-            else:
+            if not plain:
                 while start < end and text[start] in FORMAT_CHARS:
                     start += 1
                 while end > start and text[end - 1] in FORMAT_CHARS:
                     end -= 1
-                spans = quoted.get(k)
-                if spans is None:
-                    spans = quoted[k] = [(q.start(), q.end()) for q in _QUOTED_RE.finditer(text)]
-            if spans and any(qs < start and end < qe for qs, qe in spans):
+            if spans is not None and _inside(spans, start, end):
                 continue
-            t = turn_of[k]
-            flags.append(
-                make(Flag, (*comp.head, t, start, end, turns[t].text[start:end], *comp.tail))
-            )
+            add(make(Flag, (*comp.head, t, start, end, original[start:end], *comp.tail)))
         return flags
 
-    def _with_patterns(self, doc: Doc, matches: list[tuple[int, int, int]]) -> list[Any]:
-        """Run the token-pattern Matcher only on the few tokens after each anchor."""
-        anchors = self._anchors
-        matcher = self.anchored_matcher
-        assert matcher is not None
-        extra: list[tuple[int, int, int]] = []
-        done: set[int] = set()
-        n = len(doc)
-        for match_id, s, _e in matches:
-            spec = anchors.get(match_id)
-            if spec is None or s in done:
-                continue
-            done.add(s)
-            length, checks = spec
-            if s + length > n:
-                continue
-            # cheap literal checks first; the Matcher call costs ~100x more
-            if any(doc[s + off].norm not in allowed for off, allowed in checks):
-                continue
-            extra.extend((m, s + a, s + b) for m, a, b in matcher(doc[s : s + length]))
-        return list(matches) + extra if extra else matches
-
-    def _negated(self, doc: Doc, start: int, negations: set[int]) -> bool:
-        """A negation cue within the window before ``start``, with no punctuation between."""
-        for j in range(start - 1, max(start - self._window, 0) - 1, -1):
-            if j in negations:
-                return not any(doc[i].is_punct or doc[i].is_space for i in range(j + 1, start))
-        return False
+    def _negated(self, doc: Doc, start: int, negations: list[int]) -> bool:
+        """The nearest negation cue before ``start`` is within the window, with no
+        punctuation between (``negations``: the cues' token positions, sorted)."""
+        i = bisect_left(negations, start) - 1
+        if i < 0:
+            return False
+        j = negations[i]
+        if j < start - self._window:
+            return False
+        return not any(doc[t].is_punct or doc[t].is_space for t in range(j + 1, start))
 
 
 #: (token start, token end, rule id, piece index, compiled rule); sorts naturally.
 _Cand = tuple[int, int, str, int, _Compiled]
+
+
+def _inside(spans: list[tuple[int, int]], start: int, end: int) -> bool:
+    """Is [start, end) strictly inside one of the quoted spans (reported speech)?"""
+    for qs, qe in spans:  # noqa: SIM110 - a plain loop; any(<genexpr>) is slower here
+        if qs < start and end < qe:
+            return True
+    return False
 
 
 def _resolve_overlaps(cands: list[_Cand]) -> list[_Cand]:
@@ -472,24 +559,22 @@ def _resolve_overlaps(cands: list[_Cand]) -> list[_Cand]:
     them) pass straight through.
     """
     out: list[_Cand] = []
-    cluster: list[_Cand] = []
-    cluster_end = -1
-    for c in cands:
-        if c[0] >= cluster_end:
-            if len(cluster) == 1:
-                out.append(cluster[0])
-            elif cluster:
-                out.extend(_resolve_cluster(cluster))
-            cluster = [c]
-            cluster_end = c[1]
+    n = len(cands)
+    i = 0
+    while i < n:
+        c = cands[i]
+        end = c[1]
+        j = i + 1
+        while j < n and cands[j][0] < end:
+            e = cands[j][1]
+            if e > end:
+                end = e
+            j += 1
+        if j == i + 1:
+            out.append(c)
         else:
-            cluster.append(c)
-            if c[1] > cluster_end:
-                cluster_end = c[1]
-    if len(cluster) == 1:
-        out.append(cluster[0])
-    elif cluster:
-        out.extend(_resolve_cluster(cluster))
+            out.extend(_resolve_cluster(cands[i:j]))
+        i = j
     return out
 
 
@@ -614,68 +699,83 @@ def _spans(flags: Iterable[Flag]) -> tuple[EvidenceSpan, ...]:
 
 
 def _fmt_turns(indices: Sequence[int]) -> str:
-    return ", ".join(str(i) for i in indices)
+    return ", ".join(map(str, indices))
 
 
-_EMPTY: frozenset[str] = frozenset()
+_EMPTY: frozenset[int] = frozenset()
 _make = tuple.__new__  # NamedTuple construction without the Python-level __new__
-_EMPATHY = frozenset({"empathy", "apology"})
+#: The behaviours whole-interaction findings look at.
+_WATCHED = frozenset(
+    {"greeting", "self_introduction", "closing", "empathy", "apology", CUSTOMER_FRUSTRATION}
+)
+#: The three fixed-text findings depend only on the turn indices: built once each.
+_FIXED: dict[tuple[Any, ...], Finding] = {}
+
+
+def _fixed(finding: str, turns: list[int]) -> Finding:
+    key = (finding, *turns)
+    made = _FIXED.get(key)
+    if made is not None:
+        return made
+    n, listed = len(turns), _fmt_turns(turns)
+    if finding == MISSING_GREETING:
+        why = f"No greeting in the agent's first {n} turn(s) (turns {listed})."
+        made = _make(Finding, (finding, why, turns[0], ()))
+    elif finding == MISSING_SELF_INTRODUCTION:
+        why = f"The agent did not introduce themselves in their first {n} turn(s) (turns {listed})."
+        made = _make(Finding, (finding, why, turns[0], ()))
+    else:
+        why = f"No closing in the agent's last {n} turn(s) (turns {listed})."
+        made = _make(Finding, (finding, why, turns[-1], ()))
+    if len(_FIXED) < 4096:
+        _FIXED[key] = made
+    return made
 
 
 def _findings(turns: Sequence[Turn], flags: Sequence[Flag]) -> list[Finding]:
     """Whole-interaction findings. Nothing is said about an agent who never spoke."""
-    agent_turns = [i for i, t in enumerate(turns) if t.speaker == "agent"]
+    agent_turns = [i for i, t in enumerate(turns) if t[0] == "agent"]
     if not agent_turns:
         return []
-    by_turn: dict[int, set[str]] = {}
+    # turns showing each watched behaviour (one pass; most flags are not watched)
+    seen: dict[str, set[int]] = {}
     frustrated: dict[int, list[Flag]] = {}
     for f in flags:
-        turn = f[5]  # Flag.turn; plain indexing is the fastest NamedTuple access
-        behaviour = f[1]
-        behaviours = by_turn.get(turn)
-        if behaviours is None:
-            behaviours = by_turn[turn] = set()
-        behaviours.add(behaviour)
-        if behaviour == CUSTOMER_FRUSTRATION:
-            frustrated.setdefault(turn, []).append(f)
-
-    def seen(behaviour: str, indices: Iterable[int]) -> bool:
-        return any(behaviour in by_turn.get(i, _EMPTY) for i in indices)
+        behaviour = f[1]  # Flag.behavior; plain indexing is the fastest NamedTuple access
+        if behaviour in _WATCHED:
+            turn = f[5]
+            if behaviour == CUSTOMER_FRUSTRATION:
+                cues = frustrated.get(turn)
+                if cues is None:
+                    frustrated[turn] = [f]
+                else:
+                    cues.append(f)
+            else:
+                if behaviour == "apology":
+                    behaviour = "empathy"  # either answers frustration
+                turns_with = seen.get(behaviour)
+                if turns_with is None:
+                    seen[behaviour] = {turn}
+                else:
+                    turns_with.add(turn)
 
     out: list[Finding] = []
     opening = agent_turns[:OPENING_TURNS]
     closing = agent_turns[-CLOSING_TURNS:]
-    if not seen("greeting", opening):
-        out.append(
-            Finding(
-                MISSING_GREETING,
-                f"No greeting in the agent's first {len(opening)} turn(s) (turns {_fmt_turns(opening)}).",
-                opening[0],
-            )
-        )
-    if not seen("self_introduction", opening):
-        out.append(
-            Finding(
-                MISSING_SELF_INTRODUCTION,
-                f"The agent did not introduce themselves in their first {len(opening)} turn(s) "
-                f"(turns {_fmt_turns(opening)}).",
-                opening[0],
-            )
-        )
-    if not seen("closing", closing):
-        out.append(
-            Finding(
-                MISSING_CLOSING,
-                f"No closing in the agent's last {len(closing)} turn(s) (turns {_fmt_turns(closing)}).",
-                closing[-1],
-            )
-        )
-    for turn, cues in sorted(frustrated.items()):
+    if seen.get("greeting", _EMPTY).isdisjoint(opening):
+        out.append(_fixed(MISSING_GREETING, opening))
+    if seen.get("self_introduction", _EMPTY).isdisjoint(opening):
+        out.append(_fixed(MISSING_SELF_INTRODUCTION, opening))
+    if seen.get("closing", _EMPTY).isdisjoint(closing):
+        out.append(_fixed(MISSING_CLOSING, closing))
+    empathy = seen.get("empathy", _EMPTY)
+    for turn in sorted(frustrated):
+        cues = frustrated[turn]
         nxt = bisect_right(agent_turns, turn)
         following = agent_turns[nxt : nxt + EMPATHY_TURNS]
-        if any(not by_turn.get(a, _EMPTY).isdisjoint(_EMPATHY) for a in following):
+        if not empathy.isdisjoint(following):
             continue
-        quoted = "; ".join(f"“{c.text}”" for c in cues)
+        quoted = f"“{cues[0][8]}”" if len(cues) == 1 else "; ".join(f"“{c[8]}”" for c in cues)
         if following:
             why = (
                 f"The customer expressed frustration in turn {turn} ({quoted}) and the next "

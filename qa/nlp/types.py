@@ -82,7 +82,28 @@ def coerce_turn(raw: Any, index: int) -> Turn:
 
 
 def coerce_turns(turns: Iterable[Any]) -> list[Turn]:
-    return [coerce_turn(t, i) for i, t in enumerate(turns)]
+    out: list[Turn] = []
+    append = out.append
+    speakers = _SPEAKER_SET
+    for i, raw in enumerate(turns):
+        # Fast path for the common shape (a dict with a plain-str speaker and text
+        # and float or missing times); anything else gets the full checks.
+        if type(raw) is dict:
+            speaker = raw.get("speaker")
+            text = raw.get("text")
+            start = raw.get("start")
+            end = raw.get("end")
+            if (
+                type(speaker) is str
+                and speaker in speakers
+                and type(text) is str
+                and (start is None or (type(start) is float and start == start))
+                and (end is None or (type(end) is float and end == end))
+            ):
+                append(_new_turn(Turn, (speaker, text, start, end)))
+                continue
+        append(coerce_turn(raw, i))
+    return out
 
 
 def check_channel(channel: str) -> str:

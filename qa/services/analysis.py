@@ -11,7 +11,6 @@ agreement query compares them with submitted reviews per criterion.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -58,28 +57,6 @@ class AnalyzeReport:
     failed: list[tuple[str, str]]
 
 
-def _analyse_one(
-    job: tuple[int, str, str, list[tuple[str, str, float | None, float | None]]],
-    rubric_definition: dict[str, Any] | None,
-    lexicon_dir: str | None,
-) -> tuple[int, dict[str, Any] | None, str | None]:
-    """Worker-safe: plain data in, plain data out (Docs never cross processes)."""
-    from qa.nlp import auto_qa
-
-    iid, channel, lang, turns = job
-    try:
-        result = auto_qa(
-            [{"speaker": s, "text": t, "start": a, "end": b} for s, t, a, b in turns],
-            channel,
-            lang,
-            rubric_definition,
-            lexicon_dir=lexicon_dir,
-        )
-    except Exception as exc:  # one bad interaction must not stop a nightly batch
-        return iid, None, f"{type(exc).__name__}: {exc}"
-    return iid, result.to_dict(), None
-
-
 def _batches(ids: Sequence[int], size: int) -> Iterable[Sequence[int]]:
     for i in range(0, len(ids), size):
         yield ids[i : i + size]
@@ -111,6 +88,8 @@ def analyze_interactions(
     on_progress: Callable[[int, int], None] | None = None,
 ) -> AnalyzeReport:
     """Analyse new or stale interactions (all of ``only`` when ``force``)."""
+    from qa.nlp.bulk import AnalysisPool  # loads spaCy: only when analysing
+
     if rubric is None:
         try:
             rubric = latest_version(session)
@@ -131,25 +110,30 @@ def analyze_interactions(
     )
     definition = rubric.definition if rubric is not None else None
     report = AnalyzeReport(0, max(0, total_candidates - len(todo)), [])
-    pool = ProcessPoolExecutor(processes) if processes > 1 else None
-    try:
+    if not todo:
+        return report
+    # Worker processes build their analyzers and receive the rubric once; jobs go
+    # out in chunks (one round trip per chunk, not per interaction).
+    workers = max(1, min(processes, -(-len(todo) // 64)))  # no idle workers on small runs
+    chunk = max(1, min(32, BATCH // (2 * workers)))
+    with AnalysisPool(workers, lexicon_dir=lexicon_dir, rubric=definition, chunksize=chunk) as pool:
         for batch in _batches(todo, BATCH):
             jobs = _load_jobs(session, batch)
-            lexdir = str(lexicon_dir) if lexicon_dir else None
-            if pool is not None:
-                results = list(
-                    pool.map(_analyse_one, jobs, [definition] * len(jobs), [lexdir] * len(jobs))
-                )
-            else:
-                results = [_analyse_one(job, definition, lexdir) for job in jobs]
+            outcomes = pool.auto_qa(
+                [(_turn_dicts(turns), channel, lang) for _iid, channel, lang, turns in jobs]
+            )
+            results = [(job[0], data, err) for job, (data, err) in zip(jobs, outcomes, strict=True)]
             meta = {job[0]: job for job in jobs}
             _store(session, results, meta, stamps, rubric, report)
             if on_progress:
                 on_progress(report.analysed + len(report.failed), len(todo))
-    finally:
-        if pool is not None:
-            pool.shutdown()
     return report
+
+
+def _turn_dicts(
+    turns: list[tuple[str, str, float | None, float | None]],
+) -> list[dict[str, Any]]:
+    return [{"speaker": s, "text": t, "start": a, "end": b} for s, t, a, b in turns]
 
 
 def _load_jobs(

@@ -1,0 +1,142 @@
+"""Bulk analysis gives exactly the per-interaction results, in one process or a pool."""
+
+from __future__ import annotations
+
+import io
+import json
+import multiprocessing as mp
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from qa.importer import import_stream
+from qa.models import AnalysisFinding, AnalysisFlag, AutoSuggestion, Interaction
+from qa.nlp.analyzer import get_analyzer
+from qa.nlp.bulk import AnalysisPool, analyze_many, compact
+from qa.nlp.pipeline import auto_qa
+from qa.services import rubrics as rubric_service
+from qa.services.analysis import analyze_interactions
+
+EN = [
+    {
+        "speaker": "agent",
+        "text": "Good morning, my name is Sam. How can I help?",
+        "start": 0,
+        "end": 3,
+    },
+    {"speaker": "customer", "text": "This is ridiculous, I want a manager!", "start": 4, "end": 6},
+    {"speaker": "agent", "text": "That's not my problem. Calm down.", "start": 9, "end": 11},
+    {"speaker": "system", "text": "transfer", "start": 12, "end": 12},
+    {"speaker": "agent", "text": "Thanks for holding, have a great day!", "start": 40, "end": 43},
+]
+AR = [
+    {"speaker": "agent", "text": "السلام عليكم، معك أحمد من خدمة العملاء", "start": 0, "end": 3},
+    {"speaker": "customer", "text": "هذا غير مقبول، للمرة الثالثة أتصل!", "start": 4, "end": 7},
+    {"speaker": "agent", "text": "أنا آسف جداً على الإزعاج، لحظة من فضلك", "start": 8, "end": 11},
+    {"speaker": "agent", "text": "شكراً لانتظارك، مع السلامة", "start": 70, "end": 72},
+]
+BAD = [{"speaker": "robot", "text": "hello"}]
+
+
+def _jobs() -> list[tuple[list[dict[str, object]], str, str]]:
+    jobs: list[tuple[list[dict[str, object]], str, str]] = []
+    for i in range(40):
+        turns = [dict(t, text=f"{t['text']} {i}") for t in (EN if i % 3 else AR)]
+        jobs.append((turns, "chat" if i % 5 == 0 else "call", "en" if i % 3 else "ar"))
+    return jobs
+
+
+def test_analyze_many_equals_one_by_one() -> None:
+    jobs = _jobs()
+    expected = [get_analyzer(lang).analyze(turns, channel, lang) for turns, channel, lang in jobs]
+    got = list(analyze_many(jobs, batch=7))
+    assert got == expected
+    assert any(a.flags for a in got) and any(a.findings for a in got)
+
+
+def test_compact_keeps_offsets_and_findings() -> None:
+    turns, channel, lang = _jobs()[1]
+    analysis = get_analyzer(lang).analyze(turns, channel, lang)
+    flags, findings, holds = compact(analysis)
+    assert [(f.rule, f.turn, f.start, f.end) for f in analysis.flags] == list(flags)
+    for _rule, turn, start, end in flags:
+        assert turns[turn]["text"][start:end]  # type: ignore[index]
+    assert [f.id for f in analysis.findings] == [f[0] for f in findings]
+    assert holds == analysis.hold_announcements
+
+
+@pytest.mark.parametrize(("processes", "parent_works"), [(1, True), (2, True), (2, False)])
+def test_pool_results_in_job_order_and_errors_per_job(processes: int, parent_works: bool) -> None:
+    jobs = _jobs()
+    jobs.insert(5, (BAD, "call", "en"))
+    context = "fork" if "fork" in mp.get_all_start_methods() else None
+    with AnalysisPool(processes, context=context, chunksize=3, parent_works=parent_works) as pool:
+        assert pool.workers == (0 if processes == 1 else processes - parent_works)
+        pool.warm_up()
+        outcomes = list(pool.analyses(jobs))
+        qa = list(pool.auto_qa(jobs[:8]))
+    assert len(outcomes) == len(jobs)
+    value, error = outcomes[5]
+    assert value is None and error is not None and error.startswith("TurnError: turn 0")
+    for (turns, channel, lang), (value, error) in zip(jobs, outcomes, strict=True):
+        if turns is BAD:
+            continue
+        assert error is None
+        assert value == compact(get_analyzer(lang).analyze(turns, channel, lang))
+    for (turns, channel, lang), (value, error) in zip(jobs[:8], qa, strict=True):
+        if turns is BAD:
+            assert value is None and error
+        else:
+            assert value == auto_qa(turns, channel, lang).to_dict()
+
+
+def test_pool_rejects_a_bad_chunk_size() -> None:
+    with pytest.raises(ValueError, match="chunksize"):
+        AnalysisPool(1, chunksize=0)
+
+
+def _import_many(session: Session, n: int) -> None:
+    lines = [
+        {
+            "external_id": f"X-{i}",
+            "channel": "call",
+            "language": "en" if i % 3 else "ar",
+            "started_at": "2026-10-05T10:00:00+03:00",
+            "agent": {"id": f"AG-{i % 4}", "name": f"Agent {i % 4}"},
+            "turns": EN if i % 3 else AR,
+        }
+        for i in range(n)
+    ]
+    data = b"".join(json.dumps(x, ensure_ascii=False).encode() + b"\n" for x in lines)
+    import_stream(session, io.BytesIO(data), name="many.jsonl", fmt="jsonl")
+
+
+def _stored(session: Session) -> tuple[list[tuple[object, ...]], ...]:
+    ext = dict(session.execute(select(Interaction.id, Interaction.external_id)).all())
+    flags = sorted(
+        (ext[f.interaction_id], f.turn, f.start, f.end, f.rule, f.text)
+        for f in session.scalars(select(AnalysisFlag))
+    )
+    findings = sorted(
+        (ext[f.interaction_id], f.finding, f.turn, f.why)
+        for f in session.scalars(select(AnalysisFinding))
+    )
+    suggestions = sorted(
+        (ext[s.interaction_id], s.criterion_id, s.value, s.na, s.confidence)
+        for s in session.scalars(select(AutoSuggestion))
+    )
+    return flags, findings, suggestions
+
+
+@pytest.mark.skipif("fork" not in mp.get_all_start_methods(), reason="needs fork")
+def test_analyze_interactions_with_two_processes_stores_the_same(session: Session) -> None:
+    rubric_service.install_builtin(session)
+    _import_many(session, 150)  # enough for the pool to start two workers
+    one = analyze_interactions(session, force=True)
+    assert one.analysed == 150 and one.failed == []
+    first = _stored(session)
+    assert first[0] and first[1] and first[2]
+    two = analyze_interactions(session, force=True, processes=2)
+    assert two.analysed == 150 and two.failed == []
+    assert _stored(session) == first
