@@ -274,7 +274,12 @@ def _analyze(ctx: Context, engine: Engine, ids: list[int]) -> None:
 
 @cli.command()
 @click.option("--force", is_flag=True, help="Re-analyse everything, not only new or stale.")
-@click.option("--processes", default=1, show_default=True, help="Worker processes for bulk runs.")
+@click.option(
+    "--processes",
+    default=1,
+    show_default=True,
+    help="Processes for bulk runs (this one plus N-1 workers).",
+)
 @pass_ctx
 def analyze(ctx: Context, force: bool, processes: int) -> None:
     """Run auto-QA on interactions that are new or stale (lexicon or rubric changed)."""
