@@ -139,7 +139,7 @@ def period_for_run(now: datetime, settings: Settings) -> tuple[int, int]:
 
 
 def monthly_state(engine: Engine, year: int, month: int) -> str | None:
-    """``started`` / ``completed`` / ``failed`` for the latest monthly run of a period."""
+    """``started`` / ``completed`` / ``incomplete`` / ``failed``: the latest monthly run of a period."""
     with session_scope(engine) as s:
         action = s.scalar(
             select(AuditEvent.action)
@@ -172,7 +172,7 @@ def run_month(year: int, month: int, now: datetime, *, resume: bool = False) -> 
         return False
     try:
         state = monthly_state(rt.engine, year, month)
-        if state == "completed" or (resume and state != "started"):
+        if state == "completed" or (resume and state not in ("started", "incomplete")):
             return False
         label = month_label(year, month)
         log.info("monthly scorecards %s: %s", label, "resuming" if resume else "starting")
@@ -186,6 +186,19 @@ def run_month(year: int, month: int, now: datetime, *, resume: bool = False) -> 
         except Exception as exc:
             _mark(rt.engine, year, month, "failed", {"error": repr(exc)[:2000]})
             raise
+        if issued.failed:
+            # Some agents' scorecards could not be issued (e.g. a render error): not
+            # "completed", so the nightly job tries them again (issuing and sending skip
+            # everyone already done).
+            log.error("monthly scorecards %s: %d agent(s) failed", label, len(issued.failed))
+            _mark(
+                rt.engine,
+                year,
+                month,
+                "incomplete",
+                {"failed": [list(f) for f in issued.failed][:100], "sent": sent.sent},
+            )
+            return True
         _mark(
             rt.engine,
             year,
@@ -231,6 +244,9 @@ def nightly_job(now: datetime | None = None) -> None:
     for year, month in months:
         with session_scope(rt.engine) as s:
             refresh_coaching_flags(s, year, month, tz)
+    year, month = period_for_run(now, rt.settings)
+    if monthly_state(rt.engine, year, month) == "incomplete":
+        run_month(year, month, now, resume=True)  # once a night: agents that failed before
 
 
 def retry_job(now: datetime | None = None) -> None:

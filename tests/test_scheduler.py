@@ -632,3 +632,37 @@ def test_the_web_app_never_imports_the_scheduler() -> None:
         if n.split(".")[0] == "apscheduler" or n.startswith("scorecards.scheduler")
     )
     assert bad == []
+
+
+@pytest.mark.db
+def test_agents_whose_scorecard_failed_are_retried_by_the_nightly_job(
+    fresh_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A render error for one agent leaves the month incomplete, not completed; the next
+    nightly run issues and sends only that agent, and the month completes."""
+    import scorecards.pdf
+
+    make_agents(fresh_engine, AGENTS)
+    real_render = scorecards.pdf.render_scorecard
+
+    def broken_for_ahmed(snapshot, **kw):  # type: ignore[no-untyped-def]
+        if snapshot.agent.external_id == "AG2":
+            raise RuntimeError("font cache corrupted")
+        return real_render(snapshot, **kw)
+
+    monkeypatch.setattr(scorecards.pdf, "render_scorecard", broken_for_ahmed)
+    with smtp_server(Handler()) as (handler, port):
+        settings = settings_for(tmp_path, port)
+        sched.configure(fresh_engine, settings)
+        sched.run_month(2026, 10, datetime(2026, 11, 1, 3, tzinfo=UTC))
+        assert sched.monthly_state(fresh_engine, 2026, 10) == "incomplete"
+        assert [r.rcpt_tos[0] for r in handler.received] == ["sarah@example.com"]
+        monkeypatch.setattr(scorecards.pdf, "render_scorecard", real_render)
+        sched.nightly_job(datetime(2026, 11, 1, 23, tzinfo=UTC))
+        assert sched.monthly_state(fresh_engine, 2026, 10) == "completed"
+        assert sorted(r.rcpt_tos[0] for r in handler.received) == [
+            "ahmed@example.com",
+            "sarah@example.com",
+        ]
+    with session_scope(fresh_engine) as s:
+        assert s.scalar(select(func.count()).select_from(Scorecard)) == 2
