@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from qa.importer import import_stream
-from qa.models import AnalysisFlag, AutoSuggestion, Interaction, ReviewAnswer
+from qa.models import AnalysisFlag, AuditEvent, AutoSuggestion, Interaction, ReviewAnswer
 from qa.services import autoqa
 from qa.services import rubrics as rubric_service
 from qa.services.analysis import agreement, analyze_interactions, behaviour_counts
@@ -122,6 +122,16 @@ def test_only_stale_interactions_are_reanalysed(
     )
     changed = analyze_interactions(session, lexicon_dir=tmp_path)
     assert changed.analysed == 1  # only the Arabic interaction: its lexicon changed
+    events = session.scalars(
+        select(AuditEvent).where(AuditEvent.entity_type == "lexicon").order_by(AuditEvent.id)
+    ).all()
+    assert [(e.entity_id, e.action) for e in events] == [
+        ("en", "create"),
+        ("ar", "create"),
+        ("ar", "change"),
+    ]
+    assert events[-1].before == {"version": events[1].after["version"]}
+    assert events[-1].after["source"] == str(tmp_path)
     flags = session.scalar(select(func.count()).select_from(AnalysisFlag)) or 0
     assert analyze_interactions(session, lexicon_dir=tmp_path).analysed == 0
     assert session.scalar(select(func.count()).select_from(AnalysisFlag)) == flags

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from qa.models import (
     AnalysisFinding,
     AnalysisFlag,
+    AuditEvent,
     AutoSuggestion,
     Interaction,
     Review,
@@ -32,7 +33,7 @@ from qa.models import (
     utcnow,
 )
 from qa.models import InteractionAnalysis as AnalysisRow
-from qa.services import autoqa
+from qa.services import audit, autoqa
 from qa.services.rubrics import latest_version
 
 BATCH = 200
@@ -96,6 +97,7 @@ def analyze_interactions(
         except Exception:
             rubric = None
     stamps = current_stamps(rubric, lexicon_dir)
+    _audit_lexicon_changes(session, lexicon_dir)
     if force:
         query = select(Interaction.id).order_by(Interaction.id)
         if only is not None:
@@ -134,6 +136,34 @@ def _turn_dicts(
     turns: list[tuple[str, str, float | None, float | None]],
 ) -> list[dict[str, Any]]:
     return [{"speaker": s, "text": t, "start": a, "end": b} for s, t, a, b in turns]
+
+
+def _audit_lexicon_changes(session: Session, lexicon_dir: Path | None) -> None:
+    """Lexicons are files (shipped, or overridden via QA_LEXICON_DIR), so no service sees
+    them change; the first analysis that uses a new effective version records the change
+    in the audit trail (before/after versions and where the lexicon came from)."""
+    for lang in ("en", "ar"):
+        version = lexicon_version(lang, lexicon_dir)
+        last = session.scalar(
+            select(AuditEvent)
+            .where(AuditEvent.entity_type == "lexicon", AuditEvent.entity_id == lang)
+            .order_by(AuditEvent.id.desc())
+            .limit(1)
+        )
+        previous = (last.after or {}).get("version") if last is not None else None
+        if previous != version:
+            audit.record(
+                session,
+                None,
+                "create" if previous is None else "change",
+                "lexicon",
+                lang,
+                before=None if previous is None else {"version": previous},
+                after={
+                    "version": version,
+                    "source": str(lexicon_dir) if lexicon_dir else "shipped",
+                },
+            )
 
 
 def _load_jobs(
