@@ -77,20 +77,6 @@ EN_NAMES = [
     "Ethan Ward",
 ]
 
-# Behaviour tags a transcript can carry; reviewer answers follow them.
-GOOD = {
-    "greeting",
-    "self_introduction",
-    "empathy",
-    "apology",
-    "hold_etiquette",
-    "closing",
-    "gratitude",
-    "ownership",
-    "positive_language",
-    "courtesy",
-}
-
 
 # ----------------------------------------------------------------------------- templates
 
@@ -450,7 +436,7 @@ def build_demo(
         return user
 
     add("admin", "admin", "en", "Administrator")
-    lead = add("lead", "qa_lead", "en", "Layla (QA lead)")
+    add("lead", "qa_lead", "en", "Layla (QA lead)")
     accounts.logins += [("admin", "admin", "en"), ("lead", "qa_lead", "en")]
     reviewers = [
         add("reviewer", "reviewer", "en", "Rachel Evans"),
@@ -493,7 +479,6 @@ def build_demo(
         comment = _comment(tags, rng, reviewer.locale)
         save_review(session, review, answers, reviewer, submit=rng.random() < 0.93, comment=comment)
         reviews += 1
-    del lead
 
     accounts.stats = {
         "teams": len(TEAMS),
