@@ -180,3 +180,16 @@ def test_suggestions_never_overwrite_answers_and_agreement_is_measured(
     assert rows[disagree].agreed == 0 and rows[disagree].compared == 1
     others = [r for cid, r in rows.items() if cid != disagree]
     assert others and all(r.rate == 1.0 for r in others)
+
+
+def test_stale_ids_accepts_more_ids_than_a_statement_can_bind(session: Session) -> None:
+    """After a big import `qa import` asks about every new id; PostgreSQL (psycopg) binds
+    at most 65,535 parameters per statement, so the lookup must not put them all in one IN."""
+    from qa.services.analysis import current_stamps, stale_ids
+
+    inters = _import(session)
+    stamps = current_stamps(None, None)
+    wanted = [inters["AR-1"].id, *range(10_000_000, 10_070_000)]
+    assert stale_ids(session, stamps, only=wanted) == [inters["AR-1"].id]
+    report = analyze_interactions(session, only=iter([inters["EN-1"].id]))  # any iterable
+    assert report.analysed == 1 and report.up_to_date == 0

@@ -34,9 +34,11 @@ from qa.models import (
 )
 from qa.models import InteractionAnalysis as AnalysisRow
 from qa.services import audit, autoqa
+from qa.services.errors import NotFound
 from qa.services.rubrics import latest_version
 
 BATCH = 200
+ID_CHUNK = 5000
 
 
 def lexicon_version(lang: str, lexicon_dir: Path | None) -> str:
@@ -63,19 +65,30 @@ def _batches(ids: Sequence[int], size: int) -> Iterable[Sequence[int]]:
         yield ids[i : i + size]
 
 
-def stale_ids(
-    session: Session, stamps: dict[str, str], *, only: Iterable[int] | None = None
-) -> list[int]:
-    query = select(Interaction.id).where(
-        or_(
-            Interaction.analysis_version.is_(None),
-            and_(Interaction.language == "en", Interaction.analysis_version != stamps["en"]),
-            and_(Interaction.language == "ar", Interaction.analysis_version != stamps["ar"]),
-        )
+def _stale_clause(stamps: dict[str, str]) -> Any:
+    return or_(
+        Interaction.analysis_version.is_(None),
+        and_(Interaction.language == "en", Interaction.analysis_version != stamps["en"]),
+        and_(Interaction.language == "ar", Interaction.analysis_version != stamps["ar"]),
     )
-    if only is not None:
-        query = query.where(Interaction.id.in_(list(only)))
-    return list(session.scalars(query.order_by(Interaction.id)))
+
+
+def stale_ids(
+    session: Session, stamps: dict[str, str], *, only: Sequence[int] | None = None
+) -> list[int]:
+    """Ids needing analysis; ``only`` is queried in chunks (a big import can name more
+    interactions than PostgreSQL accepts bound parameters in one statement: 65,535)."""
+    if only is None:
+        query = select(Interaction.id).where(_stale_clause(stamps)).order_by(Interaction.id)
+        return list(session.scalars(query))
+    found: list[int] = []
+    for chunk in _batches(only, ID_CHUNK):
+        found.extend(
+            session.scalars(
+                select(Interaction.id).where(_stale_clause(stamps), Interaction.id.in_(chunk))
+            )
+        )
+    return sorted(found)
 
 
 def analyze_interactions(
@@ -94,22 +107,21 @@ def analyze_interactions(
     if rubric is None:
         try:
             rubric = latest_version(session)
-        except Exception:
-            rubric = None
+        except NotFound:
+            rubric = None  # no rubric yet: flags and metrics, no suggestions
     stamps = current_stamps(rubric, lexicon_dir)
     _audit_lexicon_changes(session, lexicon_dir)
-    if force:
-        query = select(Interaction.id).order_by(Interaction.id)
-        if only is not None:
-            query = query.where(Interaction.id.in_(list(only)))
-        todo = list(session.scalars(query))
+    ids = None if only is None else sorted(set(only))
+    if ids is None:
+        total_candidates = session.scalar(select(func.count(Interaction.id))) or 0
+        todo = (
+            list(session.scalars(select(Interaction.id).order_by(Interaction.id)))
+            if force
+            else stale_ids(session, stamps)
+        )
     else:
-        todo = stale_ids(session, stamps, only=only)
-    total_candidates = (
-        len(list(only))
-        if only is not None
-        else session.scalar(select(func.count(Interaction.id))) or 0
-    )
+        total_candidates = len(ids)
+        todo = ids if force else stale_ids(session, stamps, only=ids)
     definition = rubric.definition if rubric is not None else None
     report = AnalyzeReport(0, max(0, total_candidates - len(todo)), [])
     if not todo:
@@ -202,16 +214,14 @@ def _store(
     if not ok:
         return
     ids = [iid for iid, _ in ok]
-    people = dict(
-        session.execute(
-            select(Interaction.id, Interaction.agent_id).where(Interaction.id.in_(ids))
-        ).all()
-    )
-    times = dict(
-        session.execute(
-            select(Interaction.id, Interaction.started_at).where(Interaction.id.in_(ids))
-        ).all()
-    )
+    people: dict[int, int] = {}
+    times: dict[int, datetime] = {}
+    for iid, agent_id, started_at in session.execute(
+        select(Interaction.id, Interaction.agent_id, Interaction.started_at).where(
+            Interaction.id.in_(ids)
+        )
+    ):
+        people[iid], times[iid] = agent_id, started_at
     for model in (AnalysisFlag, AnalysisFinding, AnalysisRow):
         session.execute(delete(model).where(model.interaction_id.in_(ids)))
     if rubric is not None:
