@@ -37,6 +37,7 @@ _EXPORTS = {
     "Finding": "qa.nlp.types",
     "Flag": "qa.nlp.types",
     "Turn": "qa.nlp.types",
+    "TooLongError": "qa.nlp.types",
     "TurnError": "qa.nlp.types",
 }
 

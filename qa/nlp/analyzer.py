@@ -56,7 +56,6 @@ from typing import Any
 import spacy
 from spacy.attrs import IDS, IDX, NORM, ORTH
 from spacy.matcher import Matcher, PhraseMatcher
-from spacy.tokenizer import Tokenizer
 from spacy.tokens import Doc
 from spacy.util import compile_prefix_regex
 
@@ -89,6 +88,7 @@ from qa.nlp.types import (
     EvidenceSpan,
     Finding,
     Flag,
+    TooLongError,
     Turn,
     check_channel,
     coerce_turns,
@@ -98,6 +98,10 @@ from qa.nlp.types import (
 TOKENIZER_CACHE_SIZE = 1_000_000
 #: Rebuild a cached analyzer once its vocabulary holds this many words.
 MAX_VOCAB = 2_000_000
+#: Most agent and customer text one interaction may have (spaCy's default limit,
+#: ~150,000 words or some 16 hours of speech); beyond it the analysis fails
+#: with :class:`TooLongError` instead of spaCy's message about parser memory.
+MAX_CHARS = 1_000_000
 #: Turns are joined with this; it becomes a whitespace token no pattern contains.
 SEPARATOR = "\n\n"
 #: Only the last words of a phrase get inflected alternatives (keeps variants small).
@@ -131,7 +135,7 @@ class _Compiled:
     tail: tuple[str | None, str | None]
 
 
-def _blank(lang: str) -> spacy.language.Language:
+def _blank(lang: str) -> tuple[spacy.language.Language, dict[str, str]]:
     nlp = spacy.blank(lang)
     tok = nlp.tokenizer
     tok.max_cache_size = TOKENIZER_CACHE_SIZE
@@ -163,30 +167,17 @@ def _blank(lang: str) -> spacy.language.Language:
             orth: [{k: v for k, v in sub.items() if k != NORM} for sub in subs]
             for orth, subs in rules.items()
         }
-    # A special case that maps a chunk to itself (one token, no norm) does nothing
-    # the affix rules would not do anyway ("أنا", "إلخ", "XD"), but spaCy stops
-    # caching new chunks for the rest of a Doc once any special case has fired in
-    # it, so every such rule left in makes later unseen chunks pay the full affix
-    # work again on each occurrence. Those are dropped (tokens are unchanged).
-    plain = Tokenizer(
-        nlp.vocab,
-        rules={},
-        prefix_search=tok.prefix_search,
-        suffix_search=tok.suffix_search,
-        infix_finditer=tok.infix_finditer,
-        token_match=tok.token_match,
-        url_match=tok.url_match,
-    )
-    rules = {
-        orth: subs
-        for orth, subs in rules.items()
-        if not (
-            len(subs) == 1
-            and all(k in (ORTH, "ORTH") for k in subs[0])
-            and [t.text for t in plain(orth)] == [orth]
-        )
-    }
-    tok.rules = rules
+    # What is left are whole-word exceptions: contractions split into pieces
+    # ("I'm" -> "I" "'m", "cant" -> "ca" "nt") with norms ("am", "can", "not"), and
+    # a few one-piece norms ("ma'am" -> "madam"). spaCy applies them as special
+    # cases, but once one has fired in a Doc it caches no new chunk for the rest of
+    # that Doc (spaCy #1250), and most transcripts have a contraction in their first
+    # turn: a third of the words were re-tokenised on every sight, ~13% of the
+    # English analysis time. So the same splits are made by the infix hook (whose
+    # results are cached like any other) and the norms go to the lexemes.
+    splits, norms = _exception_tables(rules)
+    tok.rules = {}
+    tok.infix_finditer = _with_splits(splits, tok.infix_finditer)
     # A new word costs one call per lexeme attribute getter (23 by default, plus
     # string-store entries for shape, prefix, suffix, lower...). Only NORM and the
     # attributes a token pattern may test (lexicon.PATTERN_KEYS) are ever read, so
@@ -195,7 +186,65 @@ def _blank(lang: str) -> spacy.language.Language:
     keep = {IDS[k] for k in PATTERN_KEYS if k in IDS} | {NORM}
     getters = nlp.vocab.lex_attr_getters
     nlp.vocab.lex_attr_getters = {a: f for a, f in getters.items() if a in keep}
-    return nlp
+    return nlp, norms
+
+
+#: Pieces of spaCy's contraction exceptions that are also everyday words: their
+#: in-contraction norms ("did" in "didn't" -> "do", "am" in "9am" -> "a.m.") must
+#: not become the word's norm everywhere.
+_WORD_PIECES = frozenset({"a", "am", "pm", "did", "had", "d"})
+
+
+def _exception_tables(
+    rules: dict[str, list[dict[Any, Any]]],
+) -> tuple[dict[str, tuple[int, ...]], dict[str, str]]:
+    """spaCy's tokenizer exceptions as (chunk -> split offsets, piece -> norm)."""
+    splits: dict[str, tuple[int, ...]] = {}
+    seen: dict[str, set[str]] = defaultdict(set)
+    for orth, subs in rules.items():
+        pieces = [str(sub.get(ORTH, sub.get("ORTH", ""))) for sub in subs]
+        if len(pieces) > 1 and "".join(pieces) == orth:
+            splits[orth] = tuple(accumulate(len(piece) for piece in pieces[:-1]))
+        for sub, piece in zip(subs, pieces, strict=True):
+            norm = sub.get(NORM, sub.get("NORM"))
+            if isinstance(norm, str) and norm.strip():
+                seen[normalize_phrase(piece).lower()].add(norm.lower())
+    norms = {
+        piece: next(iter(found))
+        for piece, found in seen.items()
+        if len(found) == 1 and piece not in _WORD_PIECES and next(iter(found)) != piece
+    }
+    return splits, norms
+
+
+class _Split:
+    """A zero-width infix match: where spaCy cuts a chunk (``start() == end()``)."""
+
+    __slots__ = ("at",)
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+
+    def start(self) -> int:
+        return self.at
+
+    def end(self) -> int:
+        return self.at
+
+
+def _with_splits(splits: dict[str, tuple[int, ...]], finditer: Any) -> Any:
+    """The infix hook, cutting whole-word exceptions where spaCy's special cases would."""
+    if not splits:
+        return finditer
+    cuts = {orth: [_Split(at) for at in offsets] for orth, offsets in splits.items()}
+    get = cuts.get
+
+    def infixes(string: str) -> Any:
+        found = get(string)
+        return found if found is not None else finditer(string)
+
+    infixes.fallback = finditer  # type: ignore[attr-defined]
+    return infixes
 
 
 class Analyzer:
@@ -205,7 +254,8 @@ class Analyzer:
         self.lexicon = lexicon
         self.lang = lexicon.lang
         self.version = lexicon.version
-        self.nlp = _blank(self.lang)
+        self.nlp, exception_norms = _blank(self.lang)
+        self.nlp.max_length = MAX_CHARS
         vocab = self.nlp.vocab
         self._rules: dict[int, _Compiled] = {}
 
@@ -237,7 +287,8 @@ class Analyzer:
         base_key = keyer if keyer is not None else english_key
 
         def key(orth: str) -> str:
-            return base_key(normalize_phrase(orth))
+            word = normalize_phrase(orth)
+            return exception_norms.get(word.lower()) or base_key(word)
 
         self._key = key
         vocab.lex_attr_getters[NORM] = key
@@ -379,6 +430,11 @@ class Analyzer:
         if not texts:
             return []
         joined = SEPARATOR.join(texts)
+        if len(joined) > MAX_CHARS:
+            raise TooLongError(
+                f"{len(joined):,} characters of agent and customer text; one interaction "
+                f"can have at most {MAX_CHARS:,} ({len(texts)} turns)"
+            )
         if not joined.isascii() and _SPACE_LIKE_RE.search(joined):
             # word-separating spaces spaCy would keep inside a token; same length,
             # so offsets are unchanged

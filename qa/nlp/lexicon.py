@@ -43,6 +43,13 @@ PATTERN_KEYS = frozenset(
 )
 
 
+#: How phrases meet text, beside the lexicon's own content: raised whenever a code
+#: change can alter which flags the same lexicon finds (2: contractions take their
+#: norms from the words, so "you didn't" and "you did not" meet). Part of every
+#: analysis stamp, so ``qa analyze`` re-analyses what an older matcher produced.
+MATCHING_VERSION = "2"
+
+
 class LexiconError(ValueError):
     """A lexicon file cannot be used. ``code`` is stable; the message names where."""
 

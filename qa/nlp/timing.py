@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 from qa.nlp.types import Turn, check_channel, coerce_turns
@@ -65,7 +65,7 @@ class TimingMetrics:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "problems"}
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        d: dict[str, Any] = self.as_dict()
         d["problems"] = list(self.problems)
         return d
 

@@ -20,6 +20,12 @@ class TurnError(ValueError):
     code = "nlp.invalid_turn"
 
 
+class TooLongError(ValueError):
+    """An interaction has more text than one analysis takes (see ``MAX_CHARS``)."""
+
+    code = "nlp.too_long"
+
+
 class Turn(NamedTuple):
     speaker: str
     text: str

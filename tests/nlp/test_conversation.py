@@ -243,3 +243,20 @@ def test_oversized_vocabulary_rebuilds_the_analyzer(monkeypatch: pytest.MonkeyPa
     assert second is not first and second.version == first.version
     monkeypatch.setattr(analyzer_module, "MAX_VOCAB", 10**9)
     assert get_analyzer("en") is second
+
+
+def test_an_interaction_too_long_to_analyse_says_so() -> None:
+    from qa.nlp.analyzer import MAX_CHARS, get_analyzer
+    from qa.nlp.types import TooLongError
+
+    turn = {"speaker": "agent", "text": "thank you " * 50_000}
+    with pytest.raises(
+        TooLongError, match=r"1,100,000 characters .* at most 1,000,000 \(3 turns\)"
+    ):
+        get_analyzer("en").analyze([turn, turn, dict(turn, text="ok " * 33_332)], "call")
+    assert MAX_CHARS == 1_000_000
+    # right at the limit it works
+    ok = get_analyzer("en").analyze(
+        [dict(turn, text="ok " * (MAX_CHARS // 3 - 4) + "thank you")], "call"
+    )
+    assert ok.flags and ok.flags[0].behavior == "gratitude"

@@ -265,3 +265,20 @@ def test_suggestions_serialise() -> None:
     assert d["suggestions"]["professionalism"]["reasons"][0]["kind"] == "flag"
     assert d["suggestions"]["responsiveness"] is None
     assert d["analysis"]["lexicon_version"].startswith("en:")
+
+
+def test_evidence_to_dict_is_every_field_in_order() -> None:
+    """The hand-written to_dict methods (asdict was too slow) miss no field."""
+    from dataclasses import asdict
+
+    from qa.nlp.suggest import FlagEvidence, MetricEvidence
+    from qa.nlp.timing import TimingMetrics
+
+    for ev in (
+        FlagEvidence("r", "greeting", 1, 2, 5, "hey"),
+        MetricEvidence("first_response_s", 4.5, 10.0, "max", True),
+    ):
+        assert list(ev.to_dict().items()) == list(asdict(ev).items())
+    metrics = TimingMetrics(first_response_s=1.5, hold_count=2, problems=("no times",))
+    assert metrics.to_dict() == {**asdict(metrics), "problems": ["no times"]}
+    assert list(metrics.to_dict()) == list(asdict(metrics))
