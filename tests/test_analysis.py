@@ -137,6 +137,18 @@ def test_only_stale_interactions_are_reanalysed(
     assert session.scalar(select(func.count()).select_from(AnalysisFlag)) == flags
 
 
+def test_a_new_matcher_version_makes_every_analysis_stale(
+    session: Session, analysed: dict[str, Interaction], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import qa.services.analysis as analysis_service
+
+    assert analyze_interactions(session).analysed == 0
+    monkeypatch.setattr(analysis_service, "MATCHING_VERSION", "next")
+    assert analyze_interactions(session).analysed == 2
+    stamps = {i.analysis_version for i in session.scalars(select(Interaction))}
+    assert stamps and all(s is not None and "|match:next|" in s for s in stamps)
+
+
 def test_rubric_change_makes_suggestions_stale(
     session: Session, analysed: dict[str, Interaction]
 ) -> None:

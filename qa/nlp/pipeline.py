@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qa.nlp.analyzer import get_analyzer
+from qa.nlp.analyzer import Analyzer, get_analyzer
 from qa.nlp.suggest import Suggestion, suggest_scores
 from qa.nlp.timing import TimingMetrics, compute_metrics
 from qa.nlp.types import Analysis, coerce_turns
@@ -37,14 +37,18 @@ def auto_qa(
     *,
     lexicon_dir: Path | str | None = None,
     hold_silence_s: float | None = None,
+    analyzer: Analyzer | None = None,
 ) -> AutoQA:
     """Analyse one interaction end to end: flags + findings, timing, suggestions.
 
     ``lexicon_dir`` is the app's ``QA_LEXICON_DIR`` setting (passed in, never read
-    here). Without a rubric, ``suggestions`` is empty.
+    here). Without a rubric, ``suggestions`` is empty. Bulk callers pass the
+    ``analyzer`` they looked up once (the lookup checks the lexicon files).
     """
     turn_list = coerce_turns(turns)
-    analysis = get_analyzer(lang, lexicon_dir).analyze(turn_list, channel, lang)
+    if analyzer is None:
+        analyzer = get_analyzer(lang, lexicon_dir)
+    analysis = analyzer.analyze(turn_list, channel, lang)
     kwargs: dict[str, Any] = {"hold_announcements": analysis.hold_announcements}
     if hold_silence_s is not None:
         kwargs["hold_silence_s"] = hold_silence_s

@@ -10,7 +10,8 @@ agreement query compares them with submitted reviews per criterion.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -33,11 +34,14 @@ from qa.models import (
     utcnow,
 )
 from qa.models import InteractionAnalysis as AnalysisRow
+from qa.nlp.lexicon import MATCHING_VERSION
 from qa.services import audit, autoqa
 from qa.services.errors import NotFound
 from qa.services.rubrics import latest_version
 
 BATCH = 200
+#: Results stored per round: small enough that workers keep busy meanwhile.
+STORE_BATCH = 50
 ID_CHUNK = 5000
 
 
@@ -48,8 +52,9 @@ def lexicon_version(lang: str, lexicon_dir: Path | None) -> str:
 
 
 def current_stamps(rubric: RubricVersion | None, lexicon_dir: Path | None) -> dict[str, str]:
-    """The analysis stamp per language: lexicon version + rubric content hash."""
-    suffix = f"|rubric:{rubric.content_hash[:12]}" if rubric is not None else "|rubric:none"
+    """The analysis stamp per language: lexicon version + matcher version + rubric hash."""
+    suffix = f"|match:{MATCHING_VERSION}"
+    suffix += f"|rubric:{rubric.content_hash[:12]}" if rubric is not None else "|rubric:none"
     return {lang: lexicon_version(lang, lexicon_dir) + suffix for lang in ("en", "ar")}
 
 
@@ -102,7 +107,7 @@ def analyze_interactions(
     on_progress: Callable[[int, int], None] | None = None,
 ) -> AnalyzeReport:
     """Analyse new or stale interactions (all of ``only`` when ``force``)."""
-    from qa.nlp.bulk import AnalysisPool  # loads spaCy: only when analysing
+    from qa.nlp.bulk import DEFAULT_CHUNK, AnalysisPool  # loads spaCy: only when analysing
 
     if rubric is None:
         try:
@@ -127,20 +132,39 @@ def analyze_interactions(
     if not todo:
         return report
     # Worker processes build their analyzers and receive the rubric once; jobs go
-    # out in chunks (one round trip per chunk, not per interaction).
+    # out in chunks (one round trip per chunk, not per interaction). Jobs stream
+    # through the pool: the next batch is read while workers still have queued
+    # chunks, and results are stored while they analyse the following ones.
     workers = max(1, min(processes, -(-len(todo) // 64)))  # no idle workers on small runs
-    chunk = max(1, min(32, BATCH // (2 * workers)))
-    with AnalysisPool(workers, lexicon_dir=lexicon_dir, rubric=definition, chunksize=chunk) as pool:
+    chunk = max(1, min(DEFAULT_CHUNK, BATCH // (2 * workers)))
+    loaded: deque[tuple[int, str, str, list[Any]]] = deque()  # sent, not yet answered
+
+    def jobs() -> Iterator[tuple[list[dict[str, Any]], str, str]]:
         for batch in _batches(todo, BATCH):
-            jobs = _load_jobs(session, batch)
-            outcomes = pool.auto_qa(
-                [(_turn_dicts(turns), channel, lang) for _iid, channel, lang, turns in jobs]
-            )
-            results = [(job[0], data, err) for job, (data, err) in zip(jobs, outcomes, strict=True)]
-            meta = {job[0]: job for job in jobs}
-            _store(session, results, meta, stamps, rubric, report)
-            if on_progress:
-                on_progress(report.analysed + len(report.failed), len(todo))
+            batch_jobs = _load_jobs(session, batch)
+            loaded.extend(batch_jobs)
+            for _iid, channel, lang, turns in batch_jobs:
+                yield _turn_dicts(turns), channel, lang
+
+    results: list[tuple[int, dict[str, Any] | None, str | None]] = []
+    meta: dict[int, Any] = {}
+
+    def flush() -> None:
+        _store(session, results, meta, stamps, rubric, report)
+        results.clear()
+        meta.clear()
+        if on_progress:
+            on_progress(report.analysed + len(report.failed), len(todo))
+
+    with AnalysisPool(workers, lexicon_dir=lexicon_dir, rubric=definition, chunksize=chunk) as pool:
+        for data, err in pool.auto_qa(jobs()):
+            job = loaded.popleft()
+            results.append((job[0], data, err))
+            meta[job[0]] = job
+            if len(results) >= STORE_BATCH:
+                flush()
+        if results:
+            flush()
     return report
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import multiprocessing as mp
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -75,6 +76,9 @@ def test_pool_results_in_job_order_and_errors_per_job(processes: int, parent_wor
         assert pool.workers == (0 if processes == 1 else processes - parent_works)
         pool.warm_up()
         outcomes = list(pool.analyses(jobs))
+        # a stream of unknown length (fixed chunks) gives the same as a list
+        # (chunks shrinking towards the end)
+        assert list(pool.analyses(iter(jobs))) == outcomes
         qa = list(pool.auto_qa(jobs[:8]))
     assert len(outcomes) == len(jobs)
     value, error = outcomes[5]
@@ -140,3 +144,86 @@ def test_analyze_interactions_with_two_processes_stores_the_same(session: Sessio
     two = analyze_interactions(session, force=True, processes=2)
     assert two.analysed == 150 and two.failed == []
     assert _stored(session) == first
+
+
+FORK = pytest.mark.skipif("fork" not in mp.get_all_start_methods(), reason="needs fork")
+
+
+@FORK
+def test_pool_sends_an_interaction_larger_than_any_pipe() -> None:
+    # ~1.5 MB of UTF-8 in one job and ~40,000 flags back: more than a pipe holds
+    # (64 KiB - 1 MiB); the parent must neither block on a busy worker nor deadlock.
+    line = "أنا آسف جداً على الإزعاج، شكراً لانتظارك، مع السلامة. " * 300
+    big = [{"speaker": "agent", "text": line, "start": 0.0, "end": 1.0}] * 50
+    jobs = [*_jobs()[:6], (big, "call", "ar"), *_jobs()[:6], (big, "call", "ar")]
+    with AnalysisPool(2, context="fork", chunksize=2) as pool:
+        outcomes = list(pool.analyses(jobs))
+    for (turns, channel, lang), (value, error) in zip(jobs, outcomes, strict=True):
+        assert error is None
+        assert value == compact(get_analyzer(lang).analyze(turns, channel, lang))
+    assert len(outcomes[6][0][0]) > 40_000  # the big job's flags came back whole
+
+
+@FORK
+def test_pool_abandoned_midway_then_reused_gives_the_right_answers() -> None:
+    jobs = _jobs()
+    with AnalysisPool(2, context="fork", chunksize=2) as pool:
+        first = pool.analyses(jobs)
+        next(first)  # the worker now holds chunks nobody will read
+        first.close()
+        again = list(pool.analyses(jobs[:10]))
+    expected = [compact(get_analyzer(lang).analyze(t, c, lang)) for t, c, lang in jobs[:10]]
+    assert [value for value, _ in again] == expected
+
+
+@FORK
+def test_a_worker_that_dies_is_reported_not_waited_for() -> None:
+    import os
+    import signal
+
+    from qa.nlp.bulk import WorkerError
+
+    jobs = _jobs() * 20
+    with AnalysisPool(2, context="fork", chunksize=4) as pool:
+        pool.warm_up()
+        results = pool.analyses(jobs)
+        next(results)
+        os.kill(pool._workers[0].process.pid, signal.SIGKILL)
+        with pytest.raises(WorkerError, match=r"killed by signal 9 with \d+ chunk"):
+            list(results)
+
+
+def test_a_worker_that_cannot_start_says_why(tmp_path: Path) -> None:
+    from qa.nlp.bulk import WorkerError
+
+    (tmp_path / "en.yaml").write_text("rules: [this is not a rule]\n", encoding="utf-8")
+    with (
+        AnalysisPool(2, lexicon_dir=tmp_path, parent_works=False) as pool,
+        pytest.raises(WorkerError, match=r"could not start: LexiconError"),
+    ):
+        list(pool.analyses([(EN, "call", "en")]))
+
+
+@FORK
+def test_chunks_hold_one_language_and_the_caller_takes_english_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from qa.nlp import bulk
+
+    assert bulk._preferences(0) == ("en", "ar") and bulk._preferences(1) == ("ar", "en")
+    jobs = _jobs() * 3  # English and Arabic interleaved, 120 jobs
+    seen: list[list[str]] = []
+    here = AnalysisPool._here
+
+    def recording(self: AnalysisPool, kind: str, chunk: list[bulk.Job]) -> list[bulk.Outcome]:
+        seen.append([lang for _t, _c, lang in chunk])
+        return here(self, kind, chunk)
+
+    monkeypatch.setattr(AnalysisPool, "_here", recording)
+    with AnalysisPool(2, context="fork", chunksize=4) as pool:
+        outcomes = list(pool.analyses(jobs))
+    expected = [compact(get_analyzer(lang).analyze(t, c, lang)) for t, c, lang in jobs]
+    assert [value for value, _ in outcomes] == expected  # still in job order
+    assert seen and all(len(set(langs)) == 1 for langs in seen)
+    mine = [lang for langs in seen for lang in langs]
+    assert mine.count("en") >= 0.75 * len(mine)
