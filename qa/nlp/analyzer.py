@@ -286,9 +286,18 @@ class Analyzer:
         keyer: ArabicKeyer | None = ArabicKeyer(words) if self.lang == "ar" else None
         base_key = keyer if keyer is not None else english_key
 
+        # A word's key depends only on its normalised lower-case form, and spaCy
+        # asks once per distinct spelling: diacritised, tatweel and case variants
+        # of one word ("الفاتوُرة", "الفاتورة") share a key, so the clitic search
+        # runs once per form (bounded like the vocabulary, see MAX_VOCAB).
+        key_of: dict[str, str] = {}
+
         def key(orth: str) -> str:
-            word = normalize_phrase(orth)
-            return exception_norms.get(word.lower()) or base_key(word)
+            word = normalize_phrase(orth).lower()
+            found = key_of.get(word)
+            if found is None:
+                found = key_of[word] = exception_norms.get(word) or base_key(word)
+            return found
 
         self._key = key
         vocab.lex_attr_getters[NORM] = key

@@ -25,6 +25,7 @@ import multiprocessing as mp
 import os
 import pickle
 import signal
+import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
@@ -108,6 +109,43 @@ def analyze_many(
         yield from out
 
 
+#: The collector's young-generation threshold while a pool runs in this process
+#: (CPython's default is 700 allocations).
+RELAXED_GEN0 = 50_000
+_RELAX_LOCK = threading.Lock()
+_relax_depth = 0
+_relax_saved: tuple[int, ...] = ()
+
+
+@contextmanager
+def _gc_relaxed() -> Iterator[None]:
+    """Raise the collector's young-generation threshold while a pool runs here.
+
+    This process unpickles the workers' answers and holds each chunk's results
+    until they are handed over in job order. At the default threshold a
+    collection came about once per chunk and walked all of them (the largest
+    part of this process's time outside analysis); at :data:`RELAXED_GEN0` most
+    results have been handed over and freed before one comes. The results are
+    acyclic; any cyclic garbage the caller makes meanwhile is collected a little
+    later, not lost. Concurrent and nested pools share one raise, and the last
+    to finish restores the thresholds that were in force.
+    """
+    global _relax_depth, _relax_saved
+    with _RELAX_LOCK:
+        if _relax_depth == 0:
+            _relax_saved = gc.get_threshold()
+            if 0 < _relax_saved[0] < RELAXED_GEN0:
+                gc.set_threshold(RELAXED_GEN0, *_relax_saved[1:])
+        _relax_depth += 1
+    try:
+        yield
+    finally:
+        with _RELAX_LOCK:
+            _relax_depth -= 1
+            if _relax_depth == 0:
+                gc.set_threshold(*_relax_saved)
+
+
 @contextmanager
 def _gc_paused() -> Iterator[None]:
     was = gc.isenabled()
@@ -152,13 +190,53 @@ def _worker_main(inbox: Connection, outbox: Connection, init: _Init) -> None:
             data = inbox.recv_bytes()
         except EOFError:
             return
+        reply = _answer(data, init)
+        if reply is None:
+            return
+        outbox.send_bytes(reply)
+
+
+def _answer(data: bytes, init: _Init) -> bytes | None:
+    """The reply to one message (None: told to stop).
+
+    The cyclic collector stays paused from unpickling the jobs to pickling the
+    answers: a chunk's objects are freed by reference counting when this
+    returns (anything cyclic waits for the next collection, nothing is lost),
+    whereas with it running, unpickling ~400 turn dicts and building the answers
+    set off collections that walk every live young object for nothing.
+    """
+    with _gc_paused():
         message = pickle.loads(data)
         if message is None:
-            return
+            return None
         kind, chunk = message
         c0 = time.process_time()
         out = _run(kind, chunk, *init)
-        outbox.send_bytes(_dumps((out, time.process_time() - c0)))
+        return _dumps((out, time.process_time() - c0))
+
+
+#: A turn dict's (speaker, text, start, end), in C; KeyError if one is missing.
+_TURN_FIELDS = itemgetter("speaker", "text", "start", "end")
+
+
+def _wire(jobs: list[Job]) -> list[Any]:
+    """Jobs as sent to a worker: turn dicts go as (speaker, text, start, end) tuples.
+
+    Unpickling ~25 dicts per interaction was the largest part of a worker's time
+    outside analysis; the same values as tuples unpickle in well under half the
+    time, and :func:`~qa.nlp.types.coerce_turns` takes them as they are. Turns of
+    any other shape (Turn objects, dicts without times, anything malformed) go
+    unchanged, so the worker checks them and reports errors exactly as before.
+    """
+    out: list[Any] = []
+    for job in jobs:
+        wired = None
+        if type(job) is tuple and len(job) == 3 and type(job[0]) in (list, tuple):
+            # anything unexpected (not a mapping, a key missing) -> sent as given
+            with suppress(Exception):
+                wired = (list(map(_TURN_FIELDS, job[0])), job[1], job[2])
+        out.append(job if wired is None else wired)
+    return out
 
 
 def _dumps(obj: Any) -> bytes:
@@ -415,7 +493,8 @@ class AnalysisPool:
         while any(w.pending for w in self._workers):
             self._collect(None, block=True)
         total = len(jobs) if isinstance(jobs, Sized) else None
-        yield from self._interleave(kind, it, total)
+        with _gc_relaxed():
+            yield from self._interleave(kind, it, total)
 
     def _interleave(self, kind: str, it: Iterator[Job], total: int | None) -> Iterator[Outcome]:
         """Feed the workers, work here when they are all busy, hand results over in order.
@@ -484,7 +563,8 @@ class AnalysisPool:
                     if chunk is None:
                         break
                     if chunk.data is None:
-                        chunk.data = _dumps((kind, chunk.jobs))
+                        with _gc_paused():
+                            chunk.data = _dumps((kind, _wire(chunk.jobs)))
                     if not self._can_send(w, len(chunk.data)):
                         break
                     self._send(w, chunk)
@@ -542,7 +622,8 @@ class AnalysisPool:
 
     def _receive(self, w: _Worker, done: dict[int, Outcome] | None) -> None:
         try:
-            message = pickle.loads(w.outbox.recv_bytes())
+            with _gc_paused():  # acyclic tuples: nothing for the collector to find
+                message = pickle.loads(w.outbox.recv_bytes())
         except EOFError:
             raise self._died(w) from None
         if not w.ready:

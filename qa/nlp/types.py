@@ -50,13 +50,18 @@ def _seconds(value: Any, index: int, name: str) -> float | None:
 
 
 def coerce_turn(raw: Any, index: int) -> Turn:
-    """Accept a :class:`Turn`, a mapping or any object with the same attributes."""
+    """Accept a :class:`Turn`, a ``(speaker, text, start, end)`` tuple, a mapping or
+    any object with the same attributes."""
     if type(raw) is dict:
         speaker = raw.get("speaker")
         text = raw.get("text")
         start = raw.get("start")
         end = raw.get("end")
-    elif isinstance(raw, Turn):
+    elif isinstance(raw, Turn) or type(raw) is tuple:  # a plain tuple in Turn's order
+        if len(raw) != 4:
+            raise TurnError(
+                f"turn {index}: a tuple turn is (speaker, text, start, end); got {len(raw)} items"
+            )
         speaker, text, start, end = raw
     elif isinstance(raw, Mapping):
         speaker, text = raw.get("speaker"), raw.get("text")
@@ -92,13 +97,18 @@ def coerce_turns(turns: Iterable[Any]) -> list[Turn]:
     append = out.append
     speakers = _SPEAKER_SET
     for i, raw in enumerate(turns):
-        # Fast path for the common shape (a dict with a plain-str speaker and text
-        # and float or missing times); anything else gets the full checks.
-        if type(raw) is dict:
-            speaker = raw.get("speaker")
-            text = raw.get("text")
-            start = raw.get("start")
-            end = raw.get("end")
+        # Fast path for the common shapes (a dict, or a plain 4-tuple as the bulk
+        # pool sends them, with a plain-str speaker and text and float or missing
+        # times); anything else gets the full checks.
+        kind = type(raw)
+        if kind is dict or (kind is tuple and len(raw) == 4):
+            if kind is dict:
+                speaker = raw.get("speaker")
+                text = raw.get("text")
+                start = raw.get("start")
+                end = raw.get("end")
+            else:
+                speaker, text, start, end = raw
             if (
                 type(speaker) is str
                 and speaker in speakers

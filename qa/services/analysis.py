@@ -139,12 +139,12 @@ def analyze_interactions(
     chunk = max(1, min(DEFAULT_CHUNK, BATCH // (2 * workers)))
     loaded: deque[tuple[int, str, str, list[Any]]] = deque()  # sent, not yet answered
 
-    def jobs() -> Iterator[tuple[list[dict[str, Any]], str, str]]:
+    def jobs() -> Iterator[tuple[list[tuple[str, str, float | None, float | None]], str, str]]:
         for batch in _batches(todo, BATCH):
             batch_jobs = _load_jobs(session, batch)
             loaded.extend(batch_jobs)
             for _iid, channel, lang, turns in batch_jobs:
-                yield _turn_dicts(turns), channel, lang
+                yield turns, channel, lang  # (speaker, text, start, end) rows, as stored
 
     results: list[tuple[int, dict[str, Any] | None, str | None]] = []
     meta: dict[int, Any] = {}
@@ -166,12 +166,6 @@ def analyze_interactions(
         if results:
             flush()
     return report
-
-
-def _turn_dicts(
-    turns: list[tuple[str, str, float | None, float | None]],
-) -> list[dict[str, Any]]:
-    return [{"speaker": s, "text": t, "start": a, "end": b} for s, t, a, b in turns]
 
 
 def _audit_lexicon_changes(session: Session, lexicon_dir: Path | None) -> None:

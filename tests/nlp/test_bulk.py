@@ -227,3 +227,60 @@ def test_chunks_hold_one_language_and_the_caller_takes_english_first(
     assert seen and all(len(set(langs)) == 1 for langs in seen)
     mine = [lang for langs in seen for lang in langs]
     assert mine.count("en") >= 0.75 * len(mine)
+
+
+def test_turn_dicts_travel_as_tuples_and_anything_else_as_given() -> None:
+    from qa.nlp.bulk import _wire
+    from qa.nlp.types import Turn
+
+    dicts = [{"speaker": "agent", "text": "hi", "start": 1.0, "end": 2.0, "extra": "x"}]
+    no_times = [{"speaker": "agent", "text": "hi"}]
+    objects = [Turn("agent", "hi", None, None)]
+    odd = ([{"speaker": "agent", "text": "hi", "start": 0.0, "end": 1.0}], "call")  # 2 items
+    wired = _wire([(dicts, "call", "en"), (no_times, "chat", "en"), (objects, "call", "en"), odd])
+    assert wired[0] == ([("agent", "hi", 1.0, 2.0)], "call", "en")
+    assert wired[1] == (no_times, "chat", "en")  # a key missing: the worker reads the dicts
+    assert wired[2] == (objects, "call", "en")
+    assert wired[3] is odd
+
+
+@FORK
+def test_pool_answers_the_same_for_every_turn_shape() -> None:
+    """Dict turns are sent as tuples: results and per-job errors must not change."""
+    from qa.nlp.types import Turn
+
+    bad_text = [{"speaker": "agent", "text": 7, "start": 0.0, "end": 1.0}]
+    no_times = [{"speaker": t["speaker"], "text": t["text"]} for t in EN]
+    as_turns = [Turn(t["speaker"], t["text"], None, None) for t in EN]  # type: ignore[arg-type]
+    jobs = [*_jobs()[:9], (bad_text, "call", "en"), (no_times, "call", "en")]
+    jobs += [(as_turns, "call", "en"), ([("agent", "hi there", 0.0, 1.0)], "chat", "en")]
+    with AnalysisPool(2, context="fork", chunksize=2, parent_works=False) as pool:
+        outcomes = list(pool.analyses(jobs))
+    for (turns, channel, lang), (value, error) in zip(jobs, outcomes, strict=True):
+        if turns is bad_text:
+            assert value is None and error is not None
+            assert error.startswith("TurnError: turn 0: text must be a string")
+        else:
+            assert error is None
+            assert value == compact(get_analyzer(lang).analyze(turns, channel, lang))
+
+
+def test_the_collector_threshold_is_raised_while_a_pool_runs_and_restored_after() -> None:
+    import gc
+
+    from qa.nlp.bulk import RELAXED_GEN0, _gc_relaxed
+
+    before = gc.get_threshold()
+    with _gc_relaxed():
+        assert gc.get_threshold()[0] == max(before[0], RELAXED_GEN0)
+        with _gc_relaxed():  # nested (or a second pool): one raise
+            assert gc.get_threshold()[0] == max(before[0], RELAXED_GEN0)
+        assert gc.get_threshold()[0] == max(before[0], RELAXED_GEN0)
+    assert gc.get_threshold() == before
+    context = "fork" if "fork" in mp.get_all_start_methods() else None
+    with AnalysisPool(2, context=context) as pool:
+        results = pool.analyses(_jobs())
+        next(results)
+        assert gc.get_threshold()[0] == max(before[0], RELAXED_GEN0)  # while it runs
+        results.close()  # abandoned midway
+        assert gc.get_threshold() == before

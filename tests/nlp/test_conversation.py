@@ -175,18 +175,21 @@ class _Obj:
     end: float | None = None
 
 
-def test_turns_may_be_dicts_objects_or_turns(en: Analyzer) -> None:
+def test_turns_may_be_dicts_objects_turns_or_tuples(en: Analyzer) -> None:
     turns = [
         {"speaker": "agent", "text": "Hello"},
         _Obj(Speaker.customer, "This is unacceptable", 1.0, 2.0),
         Turn("agent", "I'm sorry", 3.0, 4.0),
+        ("agent", "Thank you for your patience", 5, None),  # (speaker, text, start, end)
     ]
     a = en.analyze(turns, "chat")
     assert [(f.turn, f.behavior) for f in a.flags] == [
         (0, "greeting"),
         (1, "customer_frustration"),
         (2, "apology"),
+        (3, "gratitude"),
     ]
+    assert coerce_turns(turns)[3] == Turn("agent", "Thank you for your patience", 5.0, None)
 
 
 @pytest.mark.parametrize(
@@ -196,9 +199,13 @@ def test_turns_may_be_dicts_objects_or_turns(en: Analyzer) -> None:
         ({"speaker": "agent", "text": 5}, "turn 1: text"),
         ({"speaker": "agent"}, "turn 1: text"),
         ({"speaker": "agent", "text": "x", "start": "soon"}, "turn 1: start"),
+        (("agent", "x", 1.0), r"turn 1: a tuple turn is \(speaker, text, start, end\); got 3"),
+        (("robot", "x", None, None), "turn 1: speaker"),
+        (("agent", b"x", None, None), "turn 1: text"),
+        (("agent", "x", None, "late"), "turn 1: end"),
     ],
 )
-def test_bad_turns_are_named(en: Analyzer, turn: dict, message: str) -> None:
+def test_bad_turns_are_named(en: Analyzer, turn: dict | tuple, message: str) -> None:
     with pytest.raises(TurnError, match=message):
         en.analyze([A("hi"), turn], "call")
 
