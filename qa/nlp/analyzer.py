@@ -130,9 +130,10 @@ class _Compiled:
     cue: bool
     negatable: bool
     behavior: str
-    #: Flag fields before (rule .. severity) and after (suggestion, tip) the location
-    head: tuple[str, str, str, str | None, str]
-    tail: tuple[str | None, str | None]
+    rid: str
+    #: The Flag fields that come from the rule: rule, behavior, polarity,
+    #: criterion, severity, suggestion, coaching tip (unpacked around the location)
+    fields: tuple[str, str, str, str | None, str, str | None, str | None]
 
 
 def _blank(lang: str) -> tuple[spacy.language.Language, dict[str, str]]:
@@ -334,8 +335,16 @@ class Analyzer:
                 rule.polarity == "cue",
                 rule.negatable,
                 rule.behavior,
-                (rule.id, rule.behavior, rule.polarity, rule.criterion, rule.severity),
-                (rule.suggestion, rule.coaching_tip),
+                rule.id,
+                (
+                    rule.id,
+                    rule.behavior,
+                    rule.polarity,
+                    rule.criterion,
+                    rule.severity,
+                    rule.suggestion,
+                    rule.coaching_tip,
+                ),
             )
             docs: list[Doc] = []
             for i in range(len(rule.phrases)):
@@ -500,18 +509,18 @@ class Analyzer:
                 continue
             if single:
                 if comp.cue is cust:
-                    append((s, e, comp.head[0], 0, comp))
+                    append((s, e, comp.rid, 0, comp))
                 continue
             k = bisect_right(bases, idx[s]) - 1
             if comp.cue is customer[k]:
-                append((s, e, comp.head[0], k, comp))
+                append((s, e, comp.rid, k, comp))
         if self.matcher is not None:
             pattern_matches.extend(self.matcher(doc))
         for match_id, s, e in pattern_matches:
             comp = rules[match_id]
             k = bisect_right(bases, idx[s]) - 1
             if comp.cue is customer[k]:
-                append((s, e, comp.head[0], k, comp))
+                append((s, e, comp.rid, k, comp))
         return cands, negations, bool(pattern_matches)
 
     def _anchored(
@@ -548,6 +557,7 @@ class Analyzer:
             cands = [c for i, c in enumerate(cands) if i == 0 or c[:3] != cands[i - 1][:3]]
         cands = _resolve_overlaps(cands)
         cues = sorted(negations)
+        window = self._window
 
         flags: list[Flag] = []
         add = flags.append
@@ -558,8 +568,11 @@ class Analyzer:
         plain = True
         spans: list[tuple[int, int]] | None = None
         for s, e, _rid, k, comp in cands:
-            if cues and comp.negatable and self._negated(doc, s, cues):
-                continue
+            if cues and comp.negatable:
+                # the nearest negation cue before the match, if within the window
+                i = bisect_left(cues, s) - 1
+                if i >= 0 and cues[i] >= s - window and _unbroken(doc, cues[i] + 1, s):
+                    continue
             if k != cur:  # candidates are sorted, so each turn's come together
                 cur = k
                 base = bases[k]
@@ -584,23 +597,36 @@ class Analyzer:
                     end -= 1
             if spans is not None and _inside(spans, start, end):
                 continue
-            add(make(Flag, (*comp.head, t, start, end, original[start:end], *comp.tail)))
+            rule, behavior, polarity, criterion, severity, suggestion, tip = comp.fields
+            add(
+                make(
+                    Flag,
+                    (
+                        rule,
+                        behavior,
+                        polarity,
+                        criterion,
+                        severity,
+                        t,
+                        start,
+                        end,
+                        original[start:end],
+                        suggestion,
+                        tip,
+                    ),
+                )
+            )
         return flags
-
-    def _negated(self, doc: Doc, start: int, negations: list[int]) -> bool:
-        """The nearest negation cue before ``start`` is within the window, with no
-        punctuation between (``negations``: the cues' token positions, sorted)."""
-        i = bisect_left(negations, start) - 1
-        if i < 0:
-            return False
-        j = negations[i]
-        if j < start - self._window:
-            return False
-        return not any(doc[t].is_punct or doc[t].is_space for t in range(j + 1, start))
 
 
 #: (token start, token end, rule id, piece index, compiled rule); sorts naturally.
 _Cand = tuple[int, int, str, int, _Compiled]
+
+
+def _unbroken(doc: Doc, start: int, end: int) -> bool:
+    """No punctuation or turn break among tokens [start, end): a negation cue before
+    them still applies to what follows."""
+    return not any(doc[t].is_punct or doc[t].is_space for t in range(start, end))
 
 
 def _inside(spans: list[tuple[int, int]], start: int, end: int) -> bool:

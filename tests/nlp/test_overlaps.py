@@ -18,7 +18,8 @@ def _compiled(behavior: str, polarity: str) -> _Compiled:
         suggestion="s" if polarity == "avoid" else None,
         coaching_tip="t" if polarity == "avoid" else None,
     )
-    return _Compiled(rule, polarity == "use", False, False, behavior, ("",) * 5, (None, None))  # type: ignore[arg-type]
+    fields = (rule.id, behavior, polarity, None, rule.severity, rule.suggestion, rule.coaching_tip)
+    return _Compiled(rule, polarity == "use", False, False, behavior, rule.id, fields)
 
 
 RULES = [
