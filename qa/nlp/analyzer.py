@@ -48,8 +48,8 @@ from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import accumulate, repeat
-from operator import add
+from itertools import accumulate, compress, repeat
+from operator import add, itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -437,10 +437,11 @@ class Analyzer:
     def _flags(self, turns: Sequence[Turn]) -> list[Flag]:
         # Turn fields by index (t[0] speaker, t[1] text): the cheapest access.
         turn_of: Sequence[int]
-        if all(t[1] and t[0] != "system" for t in turns):  # the usual case: no filtering
+        speakers = [t[0] for t in turns]
+        texts = [t[1] for t in turns]
+        if "system" not in speakers and all(texts):  # the usual case: no filtering
             turn_of = range(len(turns))
-            texts = [t[1] for t in turns]
-            customer = [t[0] == "customer" for t in turns]
+            customer = [s == "customer" for s in speakers]
         else:
             turn_of = [i for i, t in enumerate(turns) if t[1] and t[0] != "system"]
             texts = [turns[i][1] for i in turn_of]
@@ -466,18 +467,19 @@ class Analyzer:
             matches = self.phrase_matcher(doc)
             if not matches and self.matcher is None:
                 return []
-            idx = doc.to_array(IDX).tolist()  # token -> char offset (one C call)
+            # token -> char offset: one C call; read through a memoryview, which
+            # makes Python ints only for the ~100 positions read, not all ~600
+            idx = memoryview(doc.to_array(IDX))
             cands, negations, extra = self._candidates(doc, matches, idx, bases, customer)
         if not cands:
             return []
-        idx.append(len(joined))  # sentinel: one past the last token
         return self._post(doc, cands, negations, extra, turns, texts, turn_of, bases, idx, joined)
 
     def _candidates(
         self,
         doc: Doc,
         matches: list[tuple[int, int, int]],
-        idx: list[int],
+        idx: memoryview,
         bases: list[int],
         customer: list[bool],
     ) -> tuple[list[_Cand], set[int], bool]:
@@ -548,7 +550,7 @@ class Analyzer:
         texts: list[str],
         turn_of: Sequence[int],
         bases: list[int],
-        idx: list[int],
+        idx: memoryview,
         joined: str,
     ) -> list[Flag]:
         """Candidates -> flags: overlaps, negation, quotes, offsets."""
@@ -558,6 +560,7 @@ class Analyzer:
         cands = _resolve_overlaps(cands)
         cues = sorted(negations)
         window = self._window
+        ntok, total = len(idx), len(joined)
 
         flags: list[Flag] = []
         add = flags.append
@@ -586,7 +589,7 @@ class Analyzer:
                     spans = [(q.start(), q.end()) for q in _QUOTED_RE.finditer(text)] or None
             start = idx[s] - base
             # a token never ends in a space; only a single " " can follow it
-            ce = idx[e]
+            ce = idx[e] if e < ntok else total  # a match may end the text
             end = ce - base
             if joined[ce - 1] == " ":
                 end -= 1
@@ -799,6 +802,7 @@ _make = tuple.__new__  # NamedTuple construction without the Python-level __new_
 _WATCHED = frozenset(
     {"greeting", "self_introduction", "closing", "empathy", "apology", CUSTOMER_FRUSTRATION}
 )
+_BEHAVIOUR = itemgetter(1)  # Flag.behavior
 #: The three fixed-text findings depend only on the turn indices: built once each.
 _FIXED: dict[tuple[Any, ...], Finding] = {}
 
@@ -828,27 +832,27 @@ def _findings(turns: Sequence[Turn], flags: Sequence[Flag]) -> list[Finding]:
     agent_turns = [i for i, t in enumerate(turns) if t[0] == "agent"]
     if not agent_turns:
         return []
-    # turns showing each watched behaviour (one pass; most flags are not watched)
+    # turns showing each watched behaviour; the flags of those behaviours are picked
+    # in C (most flags are not watched)
     seen: dict[str, set[int]] = {}
     frustrated: dict[int, list[Flag]] = {}
-    for f in flags:
+    for f in compress(flags, map(_WATCHED.__contains__, map(_BEHAVIOUR, flags))):
         behaviour = f[1]  # Flag.behavior; plain indexing is the fastest NamedTuple access
-        if behaviour in _WATCHED:
-            turn = f[5]
-            if behaviour == CUSTOMER_FRUSTRATION:
-                cues = frustrated.get(turn)
-                if cues is None:
-                    frustrated[turn] = [f]
-                else:
-                    cues.append(f)
+        turn = f[5]
+        if behaviour == CUSTOMER_FRUSTRATION:
+            cues = frustrated.get(turn)
+            if cues is None:
+                frustrated[turn] = [f]
             else:
-                if behaviour == "apology":
-                    behaviour = "empathy"  # either answers frustration
-                turns_with = seen.get(behaviour)
-                if turns_with is None:
-                    seen[behaviour] = {turn}
-                else:
-                    turns_with.add(turn)
+                cues.append(f)
+        else:
+            if behaviour == "apology":
+                behaviour = "empathy"  # either answers frustration
+            turns_with = seen.get(behaviour)
+            if turns_with is None:
+                seen[behaviour] = {turn}
+            else:
+                turns_with.add(turn)
 
     out: list[Finding] = []
     opening = agent_turns[:OPENING_TURNS]
