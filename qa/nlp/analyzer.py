@@ -98,6 +98,8 @@ from qa.nlp.types import (
 TOKENIZER_CACHE_SIZE = 1_000_000
 #: Rebuild a cached analyzer once its vocabulary holds this many words.
 MAX_VOCAB = 2_000_000
+#: Word keys remembered by normalised form before the memo starts afresh.
+KEY_MEMO = 100_000
 #: Most agent and customer text one interaction may have (spaCy's default limit,
 #: ~150,000 words or some 16 hours of speech); beyond it the analysis fails
 #: with :class:`TooLongError` instead of spaCy's message about parser memory.
@@ -290,13 +292,16 @@ class Analyzer:
         # A word's key depends only on its normalised lower-case form, and spaCy
         # asks once per distinct spelling: diacritised, tatweel and case variants
         # of one word ("الفاتوُرة", "الفاتورة") share a key, so the clitic search
-        # runs once per form (bounded like the vocabulary, see MAX_VOCAB).
+        # runs once per form. Emptied past KEY_MEMO words (~10 MB), so that a
+        # long-running service does not keep one entry per word it ever saw.
         key_of: dict[str, str] = {}
 
         def key(orth: str) -> str:
             word = normalize_phrase(orth).lower()
             found = key_of.get(word)
             if found is None:
+                if len(key_of) >= KEY_MEMO:
+                    key_of.clear()
                 found = key_of[word] = exception_norms.get(word) or base_key(word)
             return found
 

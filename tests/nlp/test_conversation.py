@@ -267,3 +267,27 @@ def test_an_interaction_too_long_to_analyse_says_so() -> None:
         [dict(turn, text="ok " * (MAX_CHARS // 3 - 4) + "thank you")], "call"
     )
     assert ok.flags and ok.flags[0].behavior == "gratitude"
+
+
+def test_word_keys_are_shared_by_spellings_and_the_memo_stays_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Diacritic, tatweel and case variants of a word get one key, and the memo of
+    keys by normalised form is emptied when full; keys stay right afterwards."""
+    from qa.nlp import analyzer as analyzer_module
+    from qa.nlp.analyzer import Analyzer, get_lexicon
+
+    monkeypatch.setattr(analyzer_module, "KEY_MEMO", 5)
+    ar = Analyzer(get_lexicon("ar"))
+    en = Analyzer(get_lexicon("en"))
+    memo = next(
+        c.cell_contents for c in ar._key.__closure__ or () if isinstance(c.cell_contents, dict)
+    )
+    spellings = ["وآسف", "وَآسِفٌ", "وآســف", "وأسف"]
+    assert len({ar.nlp.vocab[w].norm_ for w in spellings}) == 1
+    words = [f"كلمة{i}" for i in range(20)]
+    for w in words:
+        ar.nlp.vocab[w]  # a new lexeme asks for its key
+        assert len(memo) <= 5
+    assert ar.nlp.vocab["وَآسِفَة"].norm_ == ar.nlp.vocab["آسفة"].norm_  # after emptying
+    assert en.nlp.vocab["THANKS"].norm_ == en.nlp.vocab["thx"].norm_ == "thanks"
