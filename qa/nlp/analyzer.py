@@ -418,8 +418,9 @@ class Analyzer:
     def analyze(self, turns: Iterable[Any], channel: str, lang: str | None = None) -> Analysis:
         """Flags, findings and hold announcements for one interaction.
 
-        ``turns`` are :class:`Turn`, mappings or objects with ``speaker`` (agent,
-        customer, system), ``text`` and optional ``start``/``end`` seconds.
+        ``turns`` are :class:`Turn`, ``(speaker, text, start, end)`` tuples,
+        mappings or objects with ``speaker`` (agent, customer, system), ``text``
+        and optional ``start``/``end`` seconds.
         """
         if lang is not None and lang != self.lang:
             raise ValueError(f"this analyzer is for {self.lang!r}, not {lang!r}")
