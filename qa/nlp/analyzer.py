@@ -132,7 +132,6 @@ class _Compiled:
     cue: bool
     negatable: bool
     behavior: str
-    rid: str
     #: The Flag fields that come from the rule: rule, behavior, polarity,
     #: criterion, severity, suggestion, coaching tip (unpacked around the location)
     fields: tuple[str, str, str, str | None, str, str | None, str | None]
@@ -340,7 +339,6 @@ class Analyzer:
                 rule.polarity == "cue",
                 rule.negatable,
                 rule.behavior,
-                rule.id,
                 (
                     rule.id,
                     rule.behavior,
@@ -517,18 +515,18 @@ class Analyzer:
                 continue
             if single:
                 if comp.cue is cust:
-                    append((s, e, comp.rid, 0, comp))
+                    append((s, e, comp.fields[0], 0, comp))
                 continue
             k = bisect_right(bases, idx[s]) - 1
             if comp.cue is customer[k]:
-                append((s, e, comp.rid, k, comp))
+                append((s, e, comp.fields[0], k, comp))
         if self.matcher is not None:
             pattern_matches.extend(self.matcher(doc))
         for match_id, s, e in pattern_matches:
             comp = rules[match_id]
             k = bisect_right(bases, idx[s]) - 1
             if comp.cue is customer[k]:
-                append((s, e, comp.rid, k, comp))
+                append((s, e, comp.fields[0], k, comp))
         return cands, negations, bool(pattern_matches)
 
     def _anchored(
