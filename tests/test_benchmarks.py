@@ -26,7 +26,15 @@ def test_flagging_benchmark_runs_with_a_pool(capsys: pytest.CaptureFixture[str])
         sys.path.remove(str(BENCH))
     assert bench_flagging.main(["--n", "240", "--processes", "2", "--block", "60"]) == 0
     out = capsys.readouterr().out
-    for line in ("analyser:", "baseline:", "ratio:", "analyser x2 processes:", "pool ratio:"):
+    lines = (
+        "analyser:",
+        "baseline:",
+        "ratio:",
+        "analyser x2 processes:",
+        "baseline, two processes at once:",
+        "pool ratio:",
+    )
+    for line in lines:
         assert f"\n{line}" in f"\n{out}", line
     a_flags = int(out.split("analyser: ")[1].split("(")[1].split(" flags")[0])
     pool_flags = int(out.split("analyser x2 processes: ")[1].split("(")[1].split(" flags")[0])
