@@ -54,7 +54,7 @@ from pathlib import Path
 from typing import Any
 
 import spacy
-from spacy.attrs import IDS, IDX, NORM, ORTH
+from spacy.attrs import IDS, IDX, IS_ALPHA, NORM, ORTH
 from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc
 from spacy.util import compile_prefix_regex
@@ -219,6 +219,10 @@ def _exception_tables(
     return splits, norms
 
 
+def _is_alpha(orth: str) -> bool:
+    return normalize_phrase(orth).isalpha()
+
+
 class _Split:
     """A zero-width infix match: where spaCy cuts a chunk (``start() == end()``)."""
 
@@ -306,8 +310,14 @@ class Analyzer:
 
         self._key = key
         vocab.lex_attr_getters[NORM] = key
+        # Token patterns test IS_ALPHA ("معك" + a word that looks like a name), and
+        # str.isalpha() is false for a word carrying tashkeel (combining marks) or
+        # a joiner: judged on the normalised word, "معك مُحمّد" introduces the
+        # agent as "معك محمد" does.
+        vocab.lex_attr_getters[IS_ALPHA] = _is_alpha
         for lex in list(vocab):
             lex.norm_ = key(lex.orth_)
+            lex.is_alpha = _is_alpha(lex.orth_)
 
         # 3. Alternatives: spellings that key differently but must meet.
         reverse: dict[str, set[str]] = defaultdict(set)

@@ -45,9 +45,11 @@ PATTERN_KEYS = frozenset(
 
 #: How phrases meet text, beside the lexicon's own content: raised whenever a code
 #: change can alter which flags the same lexicon finds (2: contractions take their
-#: norms from the words, so "you didn't" and "you did not" meet). Part of every
-#: analysis stamp, so ``qa analyze`` re-analyses what an older matcher produced.
-MATCHING_VERSION = "2"
+#: norms from the words, so "you didn't" and "you did not" meet; 3: IS_ALPHA in
+#: token patterns is judged on the normalised word, so a name written with
+#: tashkeel still counts). Part of every analysis stamp, so ``qa analyze``
+#: re-analyses what an older matcher produced.
+MATCHING_VERSION = "3"
 
 
 class LexiconError(ValueError):

@@ -22,6 +22,11 @@ AGENT_POSITIVE = [
     ("معاك محمد، إزيك؟", "self_introduction", "معاك محمد"),
     ("اسمي أحمد", "self_introduction", "اسمي"),
     ("أنا فاطمة من خدمة العملاء", "self_introduction", "أنا فاطمة من خدمة"),
+    # ... with the name written with tashkeel (the name pattern asks for a word
+    # of letters; marks are not letters to str.isalpha, so it is judged normalised)
+    ("معك مُحمّد، كيف أقدر أساعدك؟", "self_introduction", "معك مُحمّد"),
+    ("معاك سارةُ من خدمة العملاء", "self_introduction", "معاك سارةُ"),
+    ("أنا فاطمةُ من خدمة العملاء", "self_introduction", "أنا فاطمةُ من خدمة"),
     # courtesy
     ("لو سمحت انتظر", "courtesy", "لو سمحت"),
     ("من فضلك أرسل الرقم", "courtesy", "من فضلك"),
@@ -142,6 +147,7 @@ NEGATIVE = [
     ("للأسف", "apology", "agent"),  # unfortunately is not an apology
     ("مع الأسف", "apology", "agent"),
     ("معك حق", "self_introduction", "agent"),
+    ("معك ـــ", "self_introduction", "agent"),  # tatweel alone is no name
     ("معك على الخط", "self_introduction", "agent"),
     ("لا يمكن", "uncertainty", "agent"),  # inside a longer avoid phrase
     ("مش أكيد", "positive_language", "agent"),
