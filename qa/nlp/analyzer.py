@@ -85,6 +85,8 @@ from qa.nlp.taxonomy import (
 )
 from qa.nlp.types import (
     Analysis,
+    CompactAnalysis,
+    CompactFlag,
     EvidenceSpan,
     Finding,
     Flag,
@@ -135,6 +137,8 @@ class _Compiled:
     #: The Flag fields that come from the rule: rule, behavior, polarity,
     #: criterion, severity, suggestion, coaching tip (unpacked around the location)
     fields: tuple[str, str, str, str | None, str, str | None, str | None]
+    #: whole-interaction findings look at this rule's flags (see _findings)
+    watched: bool
 
 
 def _blank(lang: str) -> tuple[spacy.language.Language, dict[str, str]]:
@@ -358,6 +362,7 @@ class Analyzer:
                     rule.suggestion,
                     rule.coaching_tip,
                 ),
+                rule.behavior in _WATCHED,
             )
             docs: list[Doc] = []
             for i in range(len(rule.phrases)):
@@ -436,19 +441,52 @@ class Analyzer:
         turn_list = coerce_turns(turns)
         flags = self._flags(turn_list)
         findings = _findings(turn_list, flags)
-        hold_rules = self._hold_rules
-        holds = (
-            tuple(sorted({f[5] for f in flags if f[0] in hold_rules}))  # turn, rule
-            if hold_rules and flags
-            else ()
+        return Analysis(
+            self.lang,
+            channel,
+            self.version,
+            tuple(flags),
+            tuple(findings),
+            self._holds(flags, 0, 5),  # Flag.rule, Flag.turn
         )
-        return Analysis(self.lang, channel, self.version, tuple(flags), tuple(findings), holds)
+
+    def analyze_compact(
+        self, turns: Iterable[Any], channel: str, lang: str | None = None
+    ) -> CompactAnalysis:
+        """:meth:`analyze` as plain tuples, for bulk runs that ship results between
+        processes: flags as ``(rule, turn, start, end)``, evidence spans as tuples.
+
+        Equal to ``bulk.compact(self.analyze(...))``, but only the flags that the
+        whole-interaction findings read are built as :class:`Flag` objects (with
+        their text); the rest go straight to 4-tuples, which is what a pool sends.
+        """
+        if lang is not None and lang != self.lang:
+            raise ValueError(f"this analyzer is for {self.lang!r}, not {lang!r}")
+        check_channel(channel)
+        turn_list = coerce_turns(turns)
+        located: list[CompactFlag] = []
+        watched = self._flags(turn_list, located)
+        findings = _findings(turn_list, watched)
+        return (
+            tuple(located),
+            tuple((f[0], f[1], f[2], tuple(map(tuple, f[3]))) for f in findings),
+            self._holds(located, 0, 1),
+        )
+
+    def _holds(self, flags: Sequence[Any], rule: int, turn: int) -> tuple[int, ...]:
+        """Turns with a hold announcement (flags' rule and turn at those indices)."""
+        hold_rules = self._hold_rules
+        if not hold_rules or not flags:
+            return ()
+        return tuple(sorted({f[turn] for f in flags if f[rule] in hold_rules}))
 
     def flag_text(self, text: str, speaker: str = "agent") -> list[Flag]:
         """Flags for a single piece of text spoken by ``speaker``."""
         return self._flags(coerce_turns([{"speaker": speaker, "text": text}]))
 
-    def _flags(self, turns: Sequence[Turn]) -> list[Flag]:
+    def _flags(self, turns: Sequence[Turn], compact: list[CompactFlag] | None = None) -> list[Flag]:
+        """Flags in turn order; with ``compact``, every flag is appended there as
+        ``(rule, turn, start, end)`` and only watched ones are returned as Flags."""
         # Turn fields by index (t[0] speaker, t[1] text): the cheapest access.
         turn_of: Sequence[int]
         speakers = [t[0] for t in turns]
@@ -487,7 +525,9 @@ class Analyzer:
             cands, negations, extra = self._candidates(doc, matches, idx, bases, customer)
         if not cands:
             return []
-        return self._post(doc, cands, negations, extra, turns, texts, turn_of, bases, idx, joined)
+        return self._post(
+            doc, cands, negations, extra, turns, texts, turn_of, bases, idx, joined, compact
+        )
 
     def _candidates(
         self,
@@ -566,6 +606,7 @@ class Analyzer:
         bases: list[int],
         idx: memoryview,
         joined: str,
+        compact: list[CompactFlag] | None,
     ) -> list[Flag]:
         """Candidates -> flags: overlaps, negation, quotes, offsets."""
         cands.sort()
@@ -614,6 +655,10 @@ class Analyzer:
                     end -= 1
             if spans is not None and _inside(spans, start, end):
                 continue
+            if compact is not None:
+                compact.append((comp.fields[0], t, start, end))
+                if not comp.watched:
+                    continue
             rule, behavior, polarity, criterion, severity, suggestion, tip = comp.fields
             add(
                 make(

@@ -45,18 +45,10 @@ except ImportError:  # not on Windows
 from qa.nlp.analyzer import Analyzer, get_analyzer
 from qa.nlp.pipeline import auto_qa
 from qa.nlp.taxonomy import LANGS
-from qa.nlp.types import Analysis
+from qa.nlp.types import Analysis, CompactAnalysis
 
 #: (turns, channel, lang); turns as accepted by :func:`qa.nlp.types.coerce_turns`.
 Job = tuple[Sequence[Any], str, str]
-#: (rule id, turn index, start, end) -- offsets into the turn's original text.
-CompactFlag = tuple[str, int, int, int]
-#: (flags, findings as (id, why, turn, ((turn, start, end, text, rule), ...)), hold turns)
-CompactAnalysis = tuple[
-    tuple[CompactFlag, ...],
-    tuple[tuple[str, str, int | None, tuple[tuple[Any, ...], ...]], ...],
-    tuple[int, ...],
-]
 #: A job's result: (value, None) or (None, "ExceptionType: message").
 Outcome = tuple[Any, str | None]
 
@@ -79,7 +71,10 @@ _Init = tuple[str | None, Mapping[str, Any] | None, float | None]
 
 
 def compact(analysis: Analysis) -> CompactAnalysis:
-    """The analysis as plain tuples (cheap to pickle); offsets exactly as in the flags."""
+    """The analysis as plain tuples (cheap to pickle); offsets exactly as in the flags.
+
+    :meth:`Analyzer.analyze_compact` gives the same without building the flags.
+    """
     return (
         tuple(map(_FLAG_FIELDS, analysis.flags)),
         tuple((f[0], f[1], f[2], tuple(map(tuple, f[3]))) for f in analysis.findings),
@@ -262,7 +257,7 @@ def _run(
                 if analyzer is None:
                     analyzer = analyzers[lang] = get_analyzer(lang, lexicon_dir)
                 if kind == "analyses":
-                    out.append((compact(analyzer.analyze(turns, channel, lang)), None))
+                    out.append((analyzer.analyze_compact(turns, channel, lang), None))
                 else:
                     result = auto_qa(
                         turns,

@@ -206,3 +206,14 @@ class Analysis:
             "findings": [f.to_dict() for f in self.findings],
             "hold_announcements": list(self.hold_announcements),
         }
+
+
+#: (rule id, turn index, start, end) -- offsets into the turn's original text.
+CompactFlag = tuple[str, int, int, int]
+#: An analysis as plain tuples (cheap to pickle): (flags, findings as (id, why,
+#: turn, ((turn, start, end, text, rule), ...)), hold turns).
+CompactAnalysis = tuple[
+    tuple[CompactFlag, ...],
+    tuple[tuple[str, str, int | None, tuple[tuple[Any, ...], ...]], ...],
+    tuple[int, ...],
+]

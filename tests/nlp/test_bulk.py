@@ -67,6 +67,35 @@ def test_compact_keeps_offsets_and_findings() -> None:
     assert holds == analysis.hold_announcements
 
 
+def test_analyze_compact_equals_compact_of_analyze() -> None:
+    """The direct compact path builds only the watched flags, yet gives exactly
+    what compacting the full analysis gives: every flag, findings with their
+    evidence, hold turns; on both languages, with and without findings."""
+    jobs = _jobs()
+    extra = [
+        # a hold announcement, a quoted phrase, a negated apology, an answered cue
+        [
+            {"speaker": "agent", "text": "May I place you on hold for a moment?"},
+            {"speaker": "customer", "text": 'You said "sorry" twice, this is unacceptable'},
+            {"speaker": "agent", "text": "I'm not sorry, but I understand how you feel."},
+        ],
+        [{"speaker": "customer", "text": "شكرا"}],  # no agent turn: no findings
+        [{"speaker": "agent", "text": ""}],  # nothing to analyse
+    ]
+    jobs += [(turns, "call", "en") for turns in extra]
+    seen_holds = seen_evidence = False
+    for turns, channel, lang in jobs:
+        analyzer = get_analyzer(lang)
+        full = analyzer.analyze(turns, channel, lang)
+        got = analyzer.analyze_compact(turns, channel, lang)
+        assert got == compact(full)
+        seen_holds = seen_holds or bool(got[2])
+        seen_evidence = seen_evidence or any(f[3] for f in got[1])
+    assert seen_holds and seen_evidence
+    with pytest.raises(ValueError, match="not 'ar'"):
+        get_analyzer("en").analyze_compact(EN, "call", "ar")
+
+
 @pytest.mark.parametrize(("processes", "parent_works"), [(1, True), (2, True), (2, False)])
 def test_pool_results_in_job_order_and_errors_per_job(processes: int, parent_works: bool) -> None:
     jobs = _jobs()

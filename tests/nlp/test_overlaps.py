@@ -19,7 +19,7 @@ def _compiled(behavior: str, polarity: str) -> _Compiled:
         coaching_tip="t" if polarity == "avoid" else None,
     )
     fields = (rule.id, behavior, polarity, None, rule.severity, rule.suggestion, rule.coaching_tip)
-    return _Compiled(rule, polarity == "use", False, False, behavior, fields)
+    return _Compiled(rule, polarity == "use", False, False, behavior, fields, False)
 
 
 RULES = [
