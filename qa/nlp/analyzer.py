@@ -54,7 +54,7 @@ from pathlib import Path
 from typing import Any
 
 import spacy
-from spacy.attrs import IDS, IDX, IS_ALPHA, NORM, ORTH
+from spacy.attrs import IDS, IDX, IS_ALPHA, IS_PUNCT, IS_SPACE, NORM, ORTH
 from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc
 from spacy.util import compile_prefix_regex
@@ -141,7 +141,9 @@ class _Compiled:
     watched: bool
 
 
-def _blank(lang: str) -> tuple[spacy.language.Language, dict[str, str]]:
+def _blank(
+    lang: str, pattern_keys: Iterable[str] = PATTERN_KEYS
+) -> tuple[spacy.language.Language, dict[str, str]]:
     nlp = spacy.blank(lang)
     tok = nlp.tokenizer
     tok.max_cache_size = TOKENIZER_CACHE_SIZE
@@ -185,11 +187,13 @@ def _blank(lang: str) -> tuple[spacy.language.Language, dict[str, str]]:
     tok.rules = {}
     tok.infix_finditer = _with_splits(splits, tok.infix_finditer)
     # A new word costs one call per lexeme attribute getter (23 by default, plus
-    # string-store entries for shape, prefix, suffix, lower...). Only NORM and the
-    # attributes a token pattern may test (lexicon.PATTERN_KEYS) are ever read, so
-    # the rest are not computed: unseen words (names, numbers, diacritised
-    # spellings) are common in real transcripts and this halves their cost.
-    keep = {IDS[k] for k in PATTERN_KEYS if k in IDS} | {NORM}
+    # string-store entries for shape, prefix, suffix, lower...). Only NORM, the
+    # punctuation and space flags (phrases may not contain punctuation; both end
+    # a negation window) and the attributes the lexicon's token patterns test are
+    # ever read, so the rest are not computed: unseen words (names, numbers,
+    # diacritised spellings) are common in real transcripts and each getter is a
+    # Python call per new word (LIKE_NUM alone cost ~0.7% of all analysis time).
+    keep = {IDS[k] for k in pattern_keys if k in IDS} | {NORM, IS_PUNCT, IS_SPACE}
     getters = nlp.vocab.lex_attr_getters
     nlp.vocab.lex_attr_getters = {a: f for a, f in getters.items() if a in keep}
     return nlp, norms
@@ -264,7 +268,8 @@ class Analyzer:
         self.lexicon = lexicon
         self.lang = lexicon.lang
         self.version = lexicon.version
-        self.nlp, exception_norms = _blank(self.lang)
+        used = {key for rule in lexicon.rules for p in rule.patterns for tok in p for key in tok}
+        self.nlp, exception_norms = _blank(self.lang, used)
         self.nlp.max_length = MAX_CHARS
         vocab = self.nlp.vocab
         self._rules: dict[int, _Compiled] = {}

@@ -92,6 +92,34 @@ def test_extend_override(tmp_path: Path) -> None:
     assert get_analyzer("en") is not analyzer
 
 
+PATTERN_ATTRS = """\
+lang: en
+version: attrs-1
+rules:
+  - id: en.ownership.reference
+    behavior: ownership
+    polarity: use
+    patterns:
+      - [{NORM: reference}, {LIKE_NUM: true}]
+      - [{NORM: ticket}, {IS_DIGIT: true}]
+      - [{NORM: manager}, {IS_TITLE: true}]
+"""
+
+
+def test_override_patterns_may_test_any_pattern_attribute(tmp_path: Path) -> None:
+    """Only the word attributes the lexicon's patterns test are computed for new
+    words; an override that tests others gets them computed too."""
+    _write(tmp_path, "en", PATTERN_ATTRS)
+    analyzer = get_analyzer("en", tmp_path)
+    text = "your reference twelve, ticket 4821 and manager Omar; reference abc, manager omar"
+    got = [f.text for f in analyzer.flag_text(text) if f.rule == "en.ownership.reference"]
+    assert got == ["reference twelve", "ticket 4821", "manager Omar"]
+    # the shipped lexicon's analyzer tests none of them
+    assert {f.rule for f in get_analyzer("en").flag_text(text)}.isdisjoint(
+        {"en.ownership.reference"}
+    )
+
+
 def test_replace_override(tmp_path: Path) -> None:
     _write(
         tmp_path,
