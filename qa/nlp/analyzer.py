@@ -228,6 +228,7 @@ def _exception_tables(
 
 
 def _is_alpha(orth: str) -> bool:
+    """A word of letters once the marks matching ignores are gone (see Analyzer)."""
     return normalize_phrase(orth).isalpha()
 
 
