@@ -86,6 +86,7 @@ from qa.nlp.taxonomy import (
 from qa.nlp.types import (
     Analysis,
     CompactAnalysis,
+    CompactFinding,
     CompactFlag,
     EvidenceSpan,
     Finding,
@@ -441,10 +442,7 @@ class Analyzer:
         mappings or objects with ``speaker`` (agent, customer, system), ``text``
         and optional ``start``/``end`` seconds.
         """
-        if lang is not None and lang != self.lang:
-            raise ValueError(f"this analyzer is for {self.lang!r}, not {lang!r}")
-        check_channel(channel)
-        turn_list = coerce_turns(turns)
+        turn_list = self._turns(turns, channel, lang)
         flags = self._flags(turn_list)
         findings = _findings(turn_list, flags)
         return Analysis(
@@ -466,18 +464,21 @@ class Analyzer:
         whole-interaction findings read are built as :class:`Flag` objects (with
         their text); the rest go straight to 4-tuples, which is what a pool sends.
         """
+        turn_list = self._turns(turns, channel, lang)
+        located: list[CompactFlag] = []
+        watched = self._flags(turn_list, located)
+        return (
+            tuple(located),
+            compact_findings(_findings(turn_list, watched)),
+            self._holds(located, 0, 1),
+        )
+
+    def _turns(self, turns: Iterable[Any], channel: str, lang: str | None) -> list[Turn]:
+        """The checked turns of one interaction for this analyzer's language."""
         if lang is not None and lang != self.lang:
             raise ValueError(f"this analyzer is for {self.lang!r}, not {lang!r}")
         check_channel(channel)
-        turn_list = coerce_turns(turns)
-        located: list[CompactFlag] = []
-        watched = self._flags(turn_list, located)
-        findings = _findings(turn_list, watched)
-        return (
-            tuple(located),
-            tuple((f[0], f[1], f[2], tuple(map(tuple, f[3]))) for f in findings),
-            self._holds(located, 0, 1),
-        )
+        return coerce_turns(turns)
 
     def _holds(self, flags: Sequence[Any], rule: int, turn: int) -> tuple[int, ...]:
         """Turns with a hold announcement (flags' rule and turn at those indices)."""
@@ -855,6 +856,11 @@ def _key_pattern_token(tok: dict[str, Any], key: Any) -> dict[str, Any]:
 def _spans(flags: Iterable[Flag]) -> tuple[EvidenceSpan, ...]:
     make = tuple.__new__
     return tuple(make(EvidenceSpan, (f[5], f[6], f[7], f[8], f[0])) for f in flags)
+
+
+def compact_findings(findings: Iterable[Finding]) -> tuple[CompactFinding, ...]:
+    """Findings as plain tuples, evidence spans included (cheap to pickle)."""
+    return tuple((f[0], f[1], f[2], tuple(map(tuple, f[3]))) for f in findings)
 
 
 def _fmt_turns(indices: Sequence[int]) -> str:

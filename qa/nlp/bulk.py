@@ -42,7 +42,7 @@ try:
 except ImportError:  # not on Windows
     fcntl = None  # type: ignore[assignment]
 
-from qa.nlp.analyzer import Analyzer, get_analyzer
+from qa.nlp.analyzer import Analyzer, compact_findings, get_analyzer
 from qa.nlp.pipeline import auto_qa
 from qa.nlp.taxonomy import LANGS
 from qa.nlp.types import Analysis, CompactAnalysis
@@ -77,7 +77,7 @@ def compact(analysis: Analysis) -> CompactAnalysis:
     """
     return (
         tuple(map(_FLAG_FIELDS, analysis.flags)),
-        tuple((f[0], f[1], f[2], tuple(map(tuple, f[3]))) for f in analysis.findings),
+        compact_findings(analysis.findings),
         analysis.hold_announcements,
     )
 

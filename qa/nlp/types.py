@@ -210,10 +210,7 @@ class Analysis:
 
 #: (rule id, turn index, start, end) -- offsets into the turn's original text.
 CompactFlag = tuple[str, int, int, int]
-#: An analysis as plain tuples (cheap to pickle): (flags, findings as (id, why,
-#: turn, ((turn, start, end, text, rule), ...)), hold turns).
-CompactAnalysis = tuple[
-    tuple[CompactFlag, ...],
-    tuple[tuple[str, str, int | None, tuple[tuple[Any, ...], ...]], ...],
-    tuple[int, ...],
-]
+#: (id, why, turn, ((turn, start, end, text, rule), ...)) -- a finding, evidence included.
+CompactFinding = tuple[str, str, int | None, tuple[tuple[Any, ...], ...]]
+#: An analysis as plain tuples (cheap to pickle): (flags, findings, hold turns).
+CompactAnalysis = tuple[tuple[CompactFlag, ...], tuple[CompactFinding, ...], tuple[int, ...]]
