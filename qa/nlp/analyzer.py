@@ -324,11 +324,14 @@ class Analyzer:
         # Token patterns test IS_ALPHA ("معك" + a word that looks like a name), and
         # str.isalpha() is false for a word carrying tashkeel (combining marks) or
         # a joiner: judged on the normalised word, "معك مُحمّد" introduces the
-        # agent as "معك محمد" does.
-        vocab.lex_attr_getters[IS_ALPHA] = _is_alpha
+        # agent as "معك محمد" does. (Computed only if some pattern tests it.)
+        alpha = "IS_ALPHA" in used
+        if alpha:
+            vocab.lex_attr_getters[IS_ALPHA] = _is_alpha
         for lex in list(vocab):
             lex.norm_ = key(lex.orth_)
-            lex.is_alpha = _is_alpha(lex.orth_)
+            if alpha:
+                lex.is_alpha = _is_alpha(lex.orth_)
 
         # 3. Alternatives: spellings that key differently but must meet.
         reverse: dict[str, set[str]] = defaultdict(set)
