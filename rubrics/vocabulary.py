@@ -40,6 +40,7 @@ CUSTOMER_CUE_PREFIX: Final[str] = "customer_"
 #: Whole-interaction findings (all of them support a bad answer).
 FINDINGS: Final[frozenset[str]] = frozenset(
     {
+        "missing_agent_reply",
         "missing_greeting",
         "missing_self_introduction",
         "missing_closing",
@@ -63,5 +64,6 @@ METRICS: Final[frozenset[str]] = frozenset(
         "handle_time_s",
         "reply_time_mean_s",
         "reply_time_max_s",
+        "unanswered_wait_s",
     }
 )

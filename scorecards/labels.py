@@ -31,6 +31,7 @@ BEHAVIOUR_LABELS: Final[dict[str, tuple[str, str]]] = {
 
 #: whole-interaction finding id -> (English, Arabic)
 FINDING_LABELS: Final[dict[str, tuple[str, str]]] = {
+    "missing_agent_reply": ("No agent reply", "غياب رد الموظف"),
     "missing_greeting": ("No greeting", "غياب التحية"),
     "missing_self_introduction": ("No self-introduction", "غياب التعريف بالنفس"),
     "missing_closing": ("No proper closing", "غياب الختام المناسب"),
@@ -55,6 +56,7 @@ METRIC_LABELS: Final[dict[str, tuple[str, str]]] = {
     "handle_time_s": ("Handle time", "مدة المعالجة"),
     "reply_time_mean_s": ("Average reply time", "متوسط زمن الرد"),
     "reply_time_max_s": ("Longest reply time", "أطول زمن للرد"),
+    "unanswered_wait_s": ("Customer left unanswered", "انتظار العميل دون رد"),
 }
 
 CHANNEL_LABELS: Final[dict[str, tuple[str, str]]] = {

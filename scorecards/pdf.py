@@ -315,6 +315,7 @@ METRIC_LABELS: dict[str, tuple[str, str]] = {
     "handle_time_s": ("Handle time", "مدة المعالجة"),
     "reply_time_mean_s": ("Reply time (mean)", "زمن الرد (المتوسط)"),
     "reply_time_max_s": ("Reply time (max)", "زمن الرد (الأقصى)"),
+    "unanswered_wait_s": ("Left unanswered", "انتظار دون رد"),
 }
 
 _LRM = "\u200e"

@@ -96,6 +96,9 @@ def test_expected_criteria_and_their_evidence(rubric: Rubric) -> None:
     assert evidence("first_response")[3] == {"first_response_s"}
     assert evidence("hold_etiquette")[0] == {"hold_etiquette"}
     assert "hold_max_s" in evidence("hold_etiquette")[3]
+    # a customer nobody answered, or left waiting at the end, is no prompt response
+    assert evidence("response_speed")[2] == {"missing_agent_reply"}
+    assert "unanswered_wait_s" in evidence("response_speed")[3]
     assert rubric.criterion("no_rude_language").critical == "review"
     assert rubric.criterion("verification").critical == "section"
     assert {c.type for _, c in rubric.all_criteria()} == {"yes_no", "scale"}
@@ -108,6 +111,7 @@ def test_thresholds_match_the_shared_brief(rubric: Rubric) -> None:
             "response_latency_max_s": 30,
             "longest_silence_s": 30,
             "hold_max_s": 120,
+            "hold_silence_s": 60,  # steers hold detection (qa.nlp.pipeline.HOLD_SETTINGS)
         },
         "chat": {"first_response_s": 60, "reply_time_max_s": 120, "reply_time_mean_s": 60},
         "email": {"reply_time_max_s": 86400},

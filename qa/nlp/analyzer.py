@@ -42,6 +42,7 @@ cheap.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 import threading
 from bisect import bisect_left, bisect_right
@@ -78,6 +79,7 @@ from qa.nlp.normalize import (
 )
 from qa.nlp.taxonomy import (
     CUSTOMER_FRUSTRATION,
+    MISSING_AGENT_REPLY,
     MISSING_CLOSING,
     MISSING_EMPATHY_AFTER_FRUSTRATION,
     MISSING_GREETING,
@@ -901,11 +903,57 @@ def _fixed(finding: str, turns: list[int]) -> Finding:
     return made
 
 
-def _findings(turns: Sequence[Turn], flags: Sequence[Flag]) -> list[Finding]:
-    """Whole-interaction findings. Nothing is said about an agent who never spoke."""
-    agent_turns = [i for i, t in enumerate(turns) if t[0] == "agent"]
-    if not agent_turns:
+def _time_order(turns: Sequence[Turn]) -> list[int] | None:
+    """Turn indices by start time, when the turns are listed out of time order.
+
+    Findings speak of "the next agent turns", which is a matter of time, while
+    an export may list turns in any order (timing metrics sort them too). None
+    when the listed order already is the time order, or when a start is missing
+    and only the listed order is known.
+    """
+    previous = -math.inf
+    ordered = True
+    for t in turns:
+        start = t[2]
+        if start is None or start != start:  # missing or NaN: keep the listed order
+            return None
+        if start < previous:
+            ordered = False
+        else:
+            previous = start
+    if ordered:
+        return None
+    return sorted(range(len(turns)), key=lambda i: (turns[i][2], i))
+
+
+def _unanswered(turns: Sequence[Turn]) -> list[Finding]:
+    """The finding for an interaction the agent never answered (customer words, no
+    agent words): without it, timing alone would pass a customer left waiting."""
+    asked = [i for i, t in enumerate(turns) if t[0] == "customer" and t[1].strip()]
+    if not asked:
         return []
+    why = (
+        f"The customer spoke or wrote in {len(asked)} turn(s) (turns {_fmt_turns(asked[:10])}"
+        f"{' …' if len(asked) > 10 else ''}) and no agent turn answered."
+    )
+    return [_make(Finding, (MISSING_AGENT_REPLY, why, asked[0], ()))]
+
+
+def _findings(turns: Sequence[Turn], flags: Sequence[Flag]) -> list[Finding]:
+    """Whole-interaction findings, in time order. An agent who never spoke gets one
+    finding only (the customer went unanswered); turns with no words (an empty
+    message) are no agent turns for the opening and closing."""
+    order = _time_order(turns)
+    listed: Iterable[int] = range(len(turns)) if order is None else order
+    agent_turns = [i for i in listed if turns[i][0] == "agent" and turns[i][1].strip()]
+    if not agent_turns:
+        return _unanswered(turns)
+    rank: Sequence[int] = range(len(turns))
+    if order is not None:
+        rank = [0] * len(turns)
+        for position, i in enumerate(order):
+            rank[i] = position
+    agent_ranks = [rank[i] for i in agent_turns]
     # turns showing each watched behaviour; the flags of those behaviours are picked
     # in C (most flags are not watched)
     seen: dict[str, set[int]] = {}
@@ -938,9 +986,9 @@ def _findings(turns: Sequence[Turn], flags: Sequence[Flag]) -> list[Finding]:
     if seen.get("closing", _EMPTY).isdisjoint(closing):
         out.append(_fixed(MISSING_CLOSING, closing))
     empathy = seen.get("empathy", _EMPTY)
-    for turn in sorted(frustrated):
+    for turn in sorted(frustrated, key=rank.__getitem__):
         cues = frustrated[turn]
-        nxt = bisect_right(agent_turns, turn)
+        nxt = bisect_right(agent_ranks, rank[turn])
         following = agent_turns[nxt : nxt + EMPATHY_TURNS]
         if not empathy.isdisjoint(following):
             continue

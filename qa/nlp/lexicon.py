@@ -47,9 +47,11 @@ PATTERN_KEYS = frozenset(
 #: change can alter which flags the same lexicon finds (2: contractions take their
 #: norms from the words, so "you didn't" and "you did not" meet; 3: IS_ALPHA in
 #: token patterns is judged on the normalised word, so a name written with
-#: tashkeel still counts). Part of every analysis stamp, so ``qa analyze``
+#: tashkeel still counts; 4: findings follow the turns' time order, ignore
+#: empty agent turns, and an interaction no agent answered gets
+#: ``missing_agent_reply``). Part of every analysis stamp, so ``qa analyze``
 #: re-analyses what an older matcher produced.
-MATCHING_VERSION = "3"
+MATCHING_VERSION = "4"
 
 
 class LexiconError(ValueError):

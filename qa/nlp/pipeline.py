@@ -41,7 +41,9 @@ def auto_qa(
 ) -> AutoQA:
     """Analyse one interaction end to end: flags + findings, timing, suggestions.
 
-    ``lexicon_dir`` is the app's ``QA_LEXICON_DIR`` setting (passed in, never read
+    Hold detection takes ``hold_silence_s`` and ``announced_hold_min_s`` from the
+    rubric's ``timing_thresholds`` for the channel when it defines them (an
+    explicit ``hold_silence_s`` argument wins). ``lexicon_dir`` is the app's ``QA_LEXICON_DIR`` setting (passed in, never read
     here). Without a rubric, ``suggestions`` is empty. Bulk callers pass the
     ``analyzer`` they looked up once (the lookup checks the lexicon files).
     """
@@ -50,8 +52,24 @@ def auto_qa(
         analyzer = get_analyzer(lang, lexicon_dir)
     analysis = analyzer.analyze(turn_list, channel, lang)
     kwargs: dict[str, Any] = {"hold_announcements": analysis.hold_announcements}
+    kwargs.update(_hold_settings(rubric, channel))
     if hold_silence_s is not None:
         kwargs["hold_silence_s"] = hold_silence_s
     metrics = compute_metrics(turn_list, channel, **kwargs)
     suggestions = suggest_scores(rubric, analysis, metrics, channel) if rubric is not None else {}
     return AutoQA(analysis, metrics, suggestions)
+
+
+#: Timing thresholds that steer hold detection rather than grade a metric.
+HOLD_SETTINGS = ("hold_silence_s", "announced_hold_min_s")
+
+
+def _hold_settings(rubric: Mapping[str, Any] | Any | None, channel: str) -> dict[str, float]:
+    """The channel's hold-detection thresholds from the rubric (where it sets them)."""
+    if rubric is None:
+        return {}
+    if not isinstance(rubric, Mapping):
+        dump = getattr(rubric, "model_dump", None)
+        rubric = dump(mode="json") if callable(dump) else {}
+    thresholds = (rubric.get("timing_thresholds") or {}).get(channel) or {}
+    return {k: float(thresholds[k]) for k in HOLD_SETTINGS if k in thresholds}

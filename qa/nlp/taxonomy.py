@@ -21,6 +21,7 @@ CUSTOMER_PREFIX: Final[str] = "customer_"
 CUSTOMER_FRUSTRATION: Final[str] = "customer_frustration"
 CUSTOMER_ESCALATION: Final[str] = "customer_escalation_request"
 
+MISSING_AGENT_REPLY: Final[str] = "missing_agent_reply"
 MISSING_GREETING: Final[str] = "missing_greeting"
 MISSING_SELF_INTRODUCTION: Final[str] = "missing_self_introduction"
 MISSING_CLOSING: Final[str] = "missing_closing"
@@ -37,6 +38,7 @@ __all__ = [
     "FINDINGS",
     "LANGS",
     "METRICS",
+    "MISSING_AGENT_REPLY",
     "MISSING_CLOSING",
     "MISSING_EMPATHY_AFTER_FRUSTRATION",
     "MISSING_GREETING",

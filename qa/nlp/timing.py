@@ -7,8 +7,9 @@ Definitions (the metric names are the shared vocabulary):
   first turn. An agent who opens the call immediately scores 0.
 * ``response_latency_{mean,p90,max}_s`` (calls) – for every run of customer
   speech followed by agent speech: agent start minus the end of that customer
-  run, floored at 0 (barge-in). p90 is nearest-rank, so it is always an observed
-  latency.
+  run, floored at 0 (barge-in). A customer run that ends while the agent is
+  still speaking ("mm-hmm", an interruption) is no wait for an answer and is
+  not counted. p90 is nearest-rank, so it is always an observed latency.
 * ``longest_silence_s`` (calls) – the longest gap in the union of all speech.
 * ``hold_count`` / ``hold_total_s`` / ``hold_max_s`` (calls) – holds are (a)
   announced holds: after an agent turn that announced a hold (a lexicon rule with
@@ -21,10 +22,20 @@ Definitions (the metric names are the shared vocabulary):
 * ``handle_time_s`` – last end (or last message time) minus first start.
 * ``reply_time_{mean,max}_s`` (chat, email) – from the first unanswered customer
   message to the next agent message.
+* ``unanswered_wait_s`` – how long the customer had been waiting for an answer
+  when the interaction ended, if it ended on customer words that no agent turn
+  answered: to the last event from the first unanswered message (chat, email),
+  from the end of the last customer speech (calls), or from the call's start
+  when no agent ever spoke on it. None when nothing was left unanswered. A customer's "thanks,
+  bye" as the last message waits 0 s; a "hello??" an hour after an unanswered
+  question waits an hour, which no reply time would show.
 
 Missing or inconsistent timestamps (``None``, NaN, end before start) never
 raise: the metrics that need them are ``None`` and ``problems`` says why. Chat
 and email messages are instants, so a missing ``end`` is taken as ``start``.
+A call turn with a start but no usable end still dates the agent's first
+answer (``first_response_s``); every other call metric needs every turn's
+interval. A missing start leaves nothing measurable.
 Thresholds are applied elsewhere (``suggest.py``), from the rubric.
 """
 
@@ -36,6 +47,12 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from qa.nlp.types import Turn, check_channel, coerce_turns
+
+#: Raised whenever a metric's definition changes; part of every analysis stamp, so
+#: ``qa analyze`` re-measures what older code stored (2: latency skips customer
+#: words said while the agent speaks, ``unanswered_wait_s``, and a missing end
+#: time no longer blanks ``first_response_s``).
+METRICS_VERSION = "2"
 
 #: Unannounced silence at least this long counts as a hold (seconds).
 DEFAULT_HOLD_SILENCE_S = 60.0
@@ -58,6 +75,7 @@ class TimingMetrics:
     handle_time_s: float | None = None
     reply_time_mean_s: float | None = None
     reply_time_max_s: float | None = None
+    unanswered_wait_s: float | None = None
     problems: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, float | int | None]:
@@ -124,6 +142,10 @@ def nearest_rank(values: Sequence[float], q: float) -> float:
     return ordered[k - 1]
 
 
+def _listed(indices: Sequence[int]) -> str:
+    return ", ".join(str(i) for i in indices[:10]) + (" …" if len(indices) > 10 else "")
+
+
 def _finite(x: float | None) -> bool:
     return x is not None and math.isfinite(x)
 
@@ -142,7 +164,9 @@ def compute_metrics(
     instant = channel in ("chat", "email")
     problems: list[str] = []
     segs: list[_Seg] = []
-    missing: list[int] = []
+    no_start: list[int] = []
+    no_end: list[int] = []
+    starts: list[tuple[float, int, str]] = []  # (start, index, speaker) of every timed turn
     origin_candidates: list[float] = []
     ends: list[float] = []
     for i, t in enumerate(turn_list):
@@ -155,18 +179,35 @@ def compute_metrics(
             if _finite(end):
                 ends.append(end)  # type: ignore[arg-type]
             continue
-        if not (_finite(start) and _finite(end)):
-            missing.append(i)
+        if not _finite(start):
+            no_start.append(i)
+            continue
+        starts.append((float(start), i, t.speaker))  # type: ignore[arg-type]
+        if not _finite(end):
+            no_end.append(i)
             continue
         if end < start:  # type: ignore[operator]
             problems.append(f"turn {i}: end {end} is before start {start}")
-            missing.append(i)
+            no_end.append(i)
             continue
         segs.append(_Seg(i, t.speaker, float(start), float(end)))  # type: ignore[arg-type]
-    if missing:
-        shown = ", ".join(str(i) for i in missing[:10]) + (" …" if len(missing) > 10 else "")
-        problems.append(f"timestamps missing or invalid for turn(s) {shown}; timing not computed")
+    if no_start:
+        problems.append(
+            f"start missing or invalid for turn(s) {_listed(no_start)}; timing not computed"
+        )
         return TimingMetrics(problems=tuple(problems))
+    if no_end:
+        # the starts still date the agent's first answer; nothing else is measurable
+        problems.append(
+            f"end missing or invalid for turn(s) {_listed(no_end)}; only first_response_s computed"
+        )
+        starts.sort()
+        origin = min([s for s, _, _ in starts] + origin_candidates)
+        first_agent = next((s for s, _, who in starts if who == "agent"), None)
+        return TimingMetrics(
+            first_response_s=_r(None if first_agent is None else first_agent - origin),
+            problems=tuple(problems),
+        )
     if not segs:
         return TimingMetrics(problems=("no timed agent or customer turns",))
 
@@ -192,18 +233,28 @@ def compute_metrics(
             handle_time_s=_r(handle_time),
             reply_time_mean_s=_r(sum(replies) / len(replies)) if replies else None,
             reply_time_max_s=_r(max(replies)) if replies else None,
+            unanswered_wait_s=_r(None if pending is None else last - pending),
             problems=tuple(problems),
         )
 
     # --- calls
     latencies: list[float] = []
-    customer_end: float | None = None
+    customer_end: float | None = None  # end of the customer speech still unanswered
+    agent_until = -math.inf  # the agent is speaking until then
     for s in segs:
         if s.speaker == "customer":
             customer_end = s.end if customer_end is None else max(customer_end, s.end)
-        elif customer_end is not None:
-            latencies.append(max(0.0, s.start - customer_end))
-            customer_end = None
+        else:
+            if customer_end is not None:
+                if customer_end > agent_until:
+                    latencies.append(max(0.0, s.start - customer_end))
+                customer_end = None
+            agent_until = max(agent_until, s.end)
+    unanswered: float | None = None
+    if not agent_segs:
+        unanswered = last - origin
+    elif customer_end is not None and customer_end > agent_until:
+        unanswered = last - customer_end
 
     speech = _merge((s.start, s.end) for s in segs)
     gaps = [(speech[k][1], speech[k + 1][0]) for k in range(len(speech) - 1)]
@@ -248,5 +299,6 @@ def compute_metrics(
         talk_ratio=_r(_total(agent_talk) / customer_total) if customer_total > 0 else None,
         overtalk_s=_r(_overlap(agent_talk, customer_talk)),
         handle_time_s=_r(handle_time),
+        unanswered_wait_s=_r(unanswered),
         problems=tuple(problems),
     )

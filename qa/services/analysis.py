@@ -35,6 +35,7 @@ from qa.models import (
 )
 from qa.models import InteractionAnalysis as AnalysisRow
 from qa.nlp.lexicon import MATCHING_VERSION
+from qa.nlp.timing import METRICS_VERSION
 from qa.services import audit, autoqa
 from qa.services.errors import NotFound
 from qa.services.rubrics import latest_version
@@ -52,8 +53,8 @@ def lexicon_version(lang: str, lexicon_dir: Path | None) -> str:
 
 
 def current_stamps(rubric: RubricVersion | None, lexicon_dir: Path | None) -> dict[str, str]:
-    """The analysis stamp per language: lexicon version + matcher version + rubric hash."""
-    suffix = f"|match:{MATCHING_VERSION}"
+    """The analysis stamp per language: lexicon, matcher and metrics versions + rubric hash."""
+    suffix = f"|match:{MATCHING_VERSION}|timing:{METRICS_VERSION}"
     suffix += f"|rubric:{rubric.content_hash[:12]}" if rubric is not None else "|rubric:none"
     return {lang: lexicon_version(lang, lexicon_dir) + suffix for lang in ("en", "ar")}
 

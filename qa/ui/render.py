@@ -68,6 +68,10 @@ register(
             "en": "Customer asks to escalate",
             "ar": "العميل يطلب التصعيد",
         },
+        "finding.missing_agent_reply": {
+            "en": "The customer got no agent reply",
+            "ar": "لم يتلقَّ العميل أي رد من الموظف",
+        },
         "finding.missing_greeting": {"en": "No greeting", "ar": "لا يوجد ترحيب"},
         "finding.missing_self_introduction": {
             "en": "Agent did not introduce themselves",
@@ -103,6 +107,10 @@ register(
         "metric.handle_time_s": {"en": "Handle time (s)", "ar": "مدة المعالجة (ث)"},
         "metric.reply_time_mean_s": {"en": "Mean reply time (s)", "ar": "متوسط زمن الرد (ث)"},
         "metric.reply_time_max_s": {"en": "Longest reply time (s)", "ar": "أطول زمن رد (ث)"},
+        "metric.unanswered_wait_s": {
+            "en": "Customer left unanswered (s)",
+            "ar": "انتظار العميل دون رد (ث)",
+        },
     }
 )
 

@@ -134,10 +134,89 @@ def test_negated_empathy_does_not_answer_frustration(en: Analyzer) -> None:
     assert "missing_empathy_after_frustration" in finding_ids(en.analyze(turns, "chat"))
 
 
-def test_no_agent_turns_no_findings(en: Analyzer) -> None:
-    a = en.analyze([C("This is unacceptable"), S("hangup")], "call")
-    assert a.findings == ()
+def test_no_agent_turns_one_finding_the_customer_went_unanswered(en: Analyzer) -> None:
+    """Nothing is said about greeting, closing or empathy of an agent who never
+    spoke; what is said is that nobody answered."""
+    a = en.analyze([C("This is unacceptable"), S("hangup"), C("hello??")], "call")
+    assert [(f.id, f.turn) for f in a.findings] == [("missing_agent_reply", 0)]
+    assert "turns 0, 2" in a.findings[0].why and "no agent turn answered" in a.findings[0].why
     assert [f.behavior for f in a.flags] == ["customer_frustration"]
+
+
+@pytest.mark.parametrize(
+    "turns",
+    [
+        [S("call connected"), S("hangup")],
+        [C("   "), S("hangup")],
+        [],
+    ],
+)
+def test_nothing_said_no_findings(en: Analyzer, turns: list[dict]) -> None:
+    assert en.analyze(turns, "call").findings == ()
+
+
+def test_empty_agent_turns_are_no_opening_or_closing(en: Analyzer) -> None:
+    """An empty message (an attachment, a sticker, a transcription gap) is no turn in
+    which the agent could have greeted or closed."""
+    turns = [
+        A(""),
+        A("  "),
+        A("Good morning, my name is Ann."),
+        C("hi"),
+        A("Anything else I can help you with? Have a great day!"),
+        A(""),
+    ]
+    assert finding_ids(en.analyze(turns, "chat")) == []
+    only_blank = [A(""), C("This is unacceptable"), A(" ")]
+    assert finding_ids(en.analyze(only_blank, "chat")) == ["missing_agent_reply"]
+
+
+def T(speaker: str, text: str, start: float) -> dict:
+    return {"speaker": speaker, "text": text, "start": start, "end": start}
+
+
+def test_findings_follow_time_not_the_listed_order(en: Analyzer) -> None:
+    """An export may list turns out of order; "the next two agent turns" after a
+    complaint are the next two in time."""
+    turns = [
+        T("agent", "Hello, my name is Sam.", 0),
+        T("customer", "This is ridiculous", 10),
+        T("agent", "I'm so sorry about that.", 100),
+        T("agent", "let me check", 20),
+        T("agent", "one sec", 30),
+        T("agent", "Anything else? Have a great day!", 110),
+    ]
+    a = en.analyze(turns, "chat")
+    (f,) = a.findings
+    assert f.id == "missing_empathy_after_frustration" and f.turn == 1
+    assert "(3, 4)" in f.why
+    in_time = sorted(turns, key=lambda t: t["start"])
+    b = en.analyze(in_time, "chat")
+    assert [(g.id, g.why) for g in b.findings] == [
+        ("missing_empathy_after_frustration", f.why.replace("(3, 4)", "(2, 3)"))
+    ]
+    # in time order the apology answers the complaint: no finding either way
+    answered = [dict(t) for t in turns]
+    answered[2]["start"] = answered[2]["end"] = 15
+    assert en.analyze(answered, "chat").findings == ()
+
+
+def test_opening_and_closing_follow_time(en: Analyzer) -> None:
+    turns = [
+        T("agent", "Have a great day!", 50),
+        T("agent", "one moment", 30),
+        T("customer", "thanks", 20),
+        T("agent", "ok", 10),
+        T("agent", "Hello, my name is Sam.", 0),
+    ]
+    assert finding_ids(en.analyze(turns, "chat")) == []
+    # a missing start keeps the listed order (nothing else to go by)
+    turns[2]["start"] = turns[2]["end"] = None
+    assert finding_ids(en.analyze(turns, "chat")) == [
+        "missing_greeting",
+        "missing_self_introduction",
+        "missing_closing",
+    ]
 
 
 def test_arabic_conversation(ar: Analyzer) -> None:

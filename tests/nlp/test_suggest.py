@@ -282,3 +282,51 @@ def test_evidence_to_dict_is_every_field_in_order() -> None:
     metrics = TimingMetrics(first_response_s=1.5, hold_count=2, problems=("no times",))
     assert metrics.to_dict() == {**asdict(metrics), "problems": ["no times"]}
     assert list(metrics.to_dict()) == list(asdict(metrics))
+
+
+@pytest.fixture(scope="module")
+def builtin() -> dict:
+    from rubrics.loader import builtin_rubric_path, load_rubric_file
+
+    return load_rubric_file(builtin_rubric_path()).model_dump(mode="json")
+
+
+def TT(speaker: str, text: str, start: float, end: float | None = None) -> dict:
+    return {"speaker": speaker, "text": text, "start": start, "end": start if end is None else end}
+
+
+def test_customer_nobody_answered_is_no_prompt_response(builtin: dict) -> None:
+    """A customer-only call passed every measured check (silence 5 s < 30 s) and got
+    the top score; the finding now says nobody answered."""
+    call = [TT("customer", "hello?", 0, 5), TT("customer", "anyone there?", 10, 12)]
+    s = auto_qa(call, "call", "en", builtin).suggestions["response_speed"]
+    assert s is not None and s.value == 1
+    assert [r.id for r in s.reasons if isinstance(r, FindingEvidence)] == ["missing_agent_reply"]
+
+
+def test_chat_left_waiting_fails_response_speed(builtin: dict) -> None:
+    chat = [
+        TT("customer", "hi", 0),
+        TT("agent", "Hello, my name is Sam. How can I help?", 5),
+        TT("customer", "my order is still broken", 10),
+        TT("customer", "hello??", 4000),
+    ]
+    s = auto_qa(chat, "chat", "en", builtin).suggestions["response_speed"]
+    assert s is not None and s.value == 1
+    failed = [r for r in s.reasons if isinstance(r, MetricEvidence) and not r.passed]
+    assert [(r.name, r.value, r.threshold) for r in failed] == [
+        ("unanswered_wait_s", 3990.0, 120.0)
+    ]
+    # the customer's closing "thanks" waited 0 s: no failure
+    fine = [*chat[:2], TT("customer", "thanks, bye", 30)]
+    s = auto_qa(fine, "chat", "en", builtin).suggestions["response_speed"]
+    assert s is not None and s.value == 5
+
+
+def test_hold_detection_threshold_comes_from_the_rubric(builtin: dict) -> None:
+    """A 45 s unannounced silence is a hold only where the rubric says 40 s is one."""
+    call = [TT("agent", "Hello, my name is Sam.", 0, 5), TT("agent", "Sorry for the wait.", 50, 55)]
+    assert auto_qa(call, "call", "en", builtin).metrics.hold_count == 0
+    strict = {**builtin, "timing_thresholds": {"call": {"hold_silence_s": 40}}}
+    assert auto_qa(call, "call", "en", strict).metrics.hold_count == 1
+    assert auto_qa(call, "call", "en", strict, hold_silence_s=60).metrics.hold_count == 0
