@@ -229,6 +229,11 @@ def test_import_refuses_bad_or_big_files_and_accepts_a_good_one(eng: Engine, app
     assert not at.error
     assert at.success[0].value.startswith("Imported 2 interaction(s)")
     assert count(eng, Interaction) == 2
+    # analysed at import, as `qa import` does: reviewers open them for the flags
+    assert at.info[0].value == "Auto-QA analysed 2 interaction(s)."
+    with db.session_scope(eng) as session:
+        stamps = session.scalars(select(Interaction.analysis_version)).all()
+    assert len(stamps) == 2 and all(stamps)
 
     set_settings(Settings(database_url=app_db, max_upload_mb=0))
     at = _upload(page(eng, "lead_import.py", "qa_lead"), "more.jsonl", b"{}\n")

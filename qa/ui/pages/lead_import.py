@@ -2,7 +2,10 @@
 
 A refused file writes nothing and lists every problem (file, line, field,
 code); an accepted one shows the import summary. Files larger than
-``QA_MAX_UPLOAD_MB`` are refused before any parsing.
+``QA_MAX_UPLOAD_MB`` are refused before any parsing. As with ``qa import``, the
+new interactions are analysed by auto-QA right away (flags, findings, metrics
+and suggestions are what reviewers open them for); the import stays committed
+if analysis fails, and ``qa analyze`` or the nightly job picks up what is left.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from qa.importer import ImportFailed, import_stream
+from qa.services.analysis import analyze_interactions
 from qa.ui.cache import clear_dashboard_cache
 from qa.ui.i18n import fmt_number, register
 from qa.ui.registry import LEADS
@@ -22,6 +26,19 @@ from qa.ui.session import db_session, require, settings
 register(
     {
         "imp.title": {"en": "Import interactions", "ar": "استيراد التفاعلات"},
+        "imp.analysing": {"en": "Running auto-QA…", "ar": "جارٍ التحليل الآلي…"},
+        "imp.analysed": {
+            "en": "Auto-QA analysed {n} interaction(s).",
+            "ar": "حلّل التقييم الآلي {n} تفاعلًا.",
+        },
+        "imp.analysis_errors": {
+            "en": " {n} could not be analysed; `qa analyze` lists why.",
+            "ar": " تعذّر تحليل {n}؛ يبيّن الأمر `qa analyze` السبب.",
+        },
+        "imp.analysis_failed": {
+            "en": "The import is saved, but auto-QA failed ({error}); run `qa analyze`.",
+            "ar": "حُفظ الاستيراد لكن التحليل الآلي تعذّر ({error})؛ شغّل `qa analyze`.",
+        },
         "imp.file": {"en": "File (JSONL, JSON or CSV)", "ar": "الملف (JSONL أو JSON أو CSV)"},
         "imp.limit": {"en": "Up to {mb} MB.", "ar": "حتى {mb} ميغابايت."},
         "imp.encoding": {"en": "Text encoding", "ar": "ترميز النص"},
@@ -149,4 +166,23 @@ if submitted and upload is not None:
             m3.metric(viewer.t("imp.new_teams"), fmt_number(report.teams_created, loc, 0))
             if report.duplicates:
                 st.text(", ".join(report.duplicates[:50]))
+            if report.interaction_ids:
+                try:
+                    with st.spinner(viewer.t("imp.analysing")), db_session() as session:
+                        analysed = analyze_interactions(
+                            session,
+                            lexicon_dir=settings().lexicon_dir,
+                            only=report.interaction_ids,
+                        )
+                except Exception as exc:  # the import is committed; analysis can be redone
+                    st.warning(viewer.t("imp.analysis_failed", error=md(str(exc))))
+                else:
+                    st.info(
+                        viewer.t("imp.analysed", n=fmt_number(analysed.analysed, loc, 0))
+                        + (
+                            viewer.t("imp.analysis_errors", n=len(analysed.failed))
+                            if analysed.failed
+                            else ""
+                        )
+                    )
             st.caption(md(upload.name))
