@@ -206,9 +206,13 @@ def _iter_jsonl_decoded(
             if not text.strip():
                 continue
             try:
-                yield lineno + offset, json.loads(text)
+                obj = json.loads(text)
             except json.JSONDecodeError as exc:
                 yield lineno + offset, _BadJSON(f"malformed JSON: {exc.msg} at column {exc.colno}")
+            except RecursionError:
+                yield lineno + offset, _BadJSON("malformed JSON: nested too deeply")
+            else:
+                yield lineno + offset, _checked_unicode(obj)
     except _RecordError as err:
         raise _RecordError(
             [
@@ -221,6 +225,38 @@ def _iter_jsonl_decoded(
 @dataclass
 class _BadJSON:
     message: str
+
+
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
+def _surrogate_at(obj: Any, path: str = "") -> str | None:
+    """Where a string holds an unpaired surrogate (JSON's "\\ud800" escape)."""
+    if isinstance(obj, str):
+        found = _SURROGATE_RE.search(obj)
+        return None if found is None else f"{path or 'value'} (\\u{ord(found.group()):04x})"
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            where = _surrogate_at(key, path) or _surrogate_at(
+                value, f"{path}.{key}" if path else str(key)
+            )
+            if where:
+                return where
+    elif isinstance(obj, list):
+        for i, value in enumerate(obj):
+            where = _surrogate_at(value, f"{path}[{i}]")
+            if where:
+                return where
+    return None
+
+
+def _checked_unicode(obj: Any) -> Any:
+    """The object, or a problem if it carries a lone surrogate: no database stores
+    one, and the fast parser (orjson) refuses them, so only the slow path sees them."""
+    where = _surrogate_at(obj)
+    if where is None:
+        return obj
+    return _BadJSON(f"malformed JSON: unpaired surrogate in {where}; it is not Unicode text")
 
 
 def _iter_json(stream: IO[bytes], encoding: str, file: str) -> Iterator[tuple[int, Any]]:
@@ -254,11 +290,16 @@ def _iter_json(stream: IO[bytes], encoding: str, file: str) -> Iterator[tuple[in
             [ImportProblem(file, line, None, "IMP002", "invalid UTF-8 byte")]
         ) from None
     try:
-        yield 1, json.loads(text)
+        obj = json.loads(text)
     except json.JSONDecodeError as exc:
         raise _RecordError(
             [ImportProblem(file, exc.lineno, None, "IMP001", f"malformed JSON: {exc.msg}")]
         ) from None
+    except RecursionError:
+        raise _RecordError(
+            [ImportProblem(file, None, None, "IMP001", "malformed JSON: nested too deeply")]
+        ) from None
+    yield 1, _checked_unicode(obj)
 
 
 class _SkipBOM:

@@ -195,6 +195,22 @@ def test_bad_jsonl_names_line_field_and_code(
     assert all(p.file == "in.jsonl" for p in problems)
 
 
+def test_lone_surrogates_and_deep_nesting_are_refused_not_crashes(session: Session) -> None:
+    """JSON's \\ud800 escape is no character: no database stores it, and before, the
+    insert died with a UnicodeEncodeError traceback. A well-formed escaped pair (an
+    emoji from an ensure_ascii exporter) is fine."""
+    lone = json.dumps(record(turns=[{"speaker": "agent", "text": "hi \ud800 there"}]))
+    deep = b"[" * 50_000 + b"]" * 50_000
+    problems = refused(session, jsonl(record("OK1"), lone.encode(), deep))
+    assert [(p.line, p.code) for p in problems] == [(2, "IMP001"), (3, "IMP001")]
+    assert "unpaired surrogate in turns[0].text (\\ud800)" in problems[0].message
+    assert "nested too deeply" in problems[1].message
+    pair = json.dumps(record(turns=[{"speaker": "agent", "text": "thanks \U0001f64f"}]))
+    assert "\\ud83d\\ude4f" in pair
+    report = import_stream(session, io.BytesIO(pair.encode() + b"\n"), name="in.jsonl", fmt="jsonl")
+    assert report.imported == 1
+
+
 def test_all_problems_of_a_record_are_reported(session: Session) -> None:
     problems = refused(session, jsonl(record(channel="x", language="de", turns=[])))
     assert {p.code for p in problems} == {"IMP026", "IMP027", "IMP030"}

@@ -86,6 +86,7 @@ from qa.nlp.taxonomy import (
     MISSING_SELF_INTRODUCTION,
 )
 from qa.nlp.types import (
+    MAX_CHARS,
     Analysis,
     CompactAnalysis,
     CompactFinding,
@@ -95,6 +96,7 @@ from qa.nlp.types import (
     Flag,
     TooLongError,
     Turn,
+    TurnError,
     check_channel,
     coerce_turns,
 )
@@ -105,10 +107,6 @@ TOKENIZER_CACHE_SIZE = 1_000_000
 MAX_VOCAB = 2_000_000
 #: Word keys remembered by normalised form before the memo starts afresh.
 KEY_MEMO = 100_000
-#: Most agent and customer text one interaction may have (spaCy's default limit,
-#: ~150,000 words or some 16 hours of speech); beyond it the analysis fails
-#: with :class:`TooLongError` instead of spaCy's message about parser memory.
-MAX_CHARS = 1_000_000
 #: Turns are joined with this; it becomes a whitespace token no pattern contains.
 SEPARATOR = "\n\n"
 #: Only the last words of a phrase get inflected alternatives (keeps variants small).
@@ -527,7 +525,10 @@ class Analyzer:
         bases = list(accumulate(map(add, map(len, texts), repeat(len(SEPARATOR))), initial=0))
         bases.pop()
         with self._lock:
-            doc = self.nlp.make_doc(joined)
+            try:
+                doc = self.nlp.make_doc(joined)
+            except UnicodeEncodeError as exc:  # a lone surrogate (JSON "\ud800")
+                raise _surrogate_error(texts, turn_of, exc) from None
             matches = self.phrase_matcher(doc)
             if not matches and self.matcher is None:
                 return []
@@ -695,6 +696,20 @@ class Analyzer:
 
 #: (token start, token end, rule id, piece index, compiled rule); sorts naturally.
 _Cand = tuple[int, int, str, int, _Compiled]
+
+
+def _surrogate_error(
+    texts: Sequence[str], turn_of: Sequence[int], exc: UnicodeEncodeError
+) -> TurnError:
+    """Which turn holds text no encoder takes (spaCy hashes words as UTF-8)."""
+    for k, text in enumerate(texts):
+        for i, ch in enumerate(text):
+            if "\ud800" <= ch <= "\udfff":
+                return TurnError(
+                    f"turn {turn_of[k]}: text has an unpaired surrogate (\\u{ord(ch):04x}) "
+                    f"at character {i}; it is not Unicode text"
+                )
+    return TurnError(f"text cannot be encoded: {exc.reason}")
 
 
 def _unbroken(doc: Doc, start: int, end: int) -> bool:

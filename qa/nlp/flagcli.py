@@ -7,14 +7,16 @@ written, so the command can sit in a pipe. Input lines are objects
 ``{"lang": ..., "flags": [{"behavior", "polarity", "rule", "start", "end",
 "text", "criterion", "suggestion"}]}`` with ``start``/``end`` character offsets
 into the ORIGINAL text, or ``{"error": "..."}`` for a line that cannot be used
-(blank, not UTF-8, not JSON, not an object, missing/non-string text, unknown
-lang or speaker). A broken lexicon is not a per-line problem: the command stops
+(blank, not UTF-8, not JSON or nested too deeply, not an object, missing or
+non-string text, text too long or with an unpaired surrogate, unknown lang or
+speaker). A broken lexicon is not a per-line problem: the command stops
 with a non-zero exit status and the lexicon error (file, line, rule).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -23,9 +25,14 @@ import click
 from qa.nlp.lexicon import LexiconError
 from qa.nlp.normalize import detect_language
 from qa.nlp.taxonomy import LANGS, SPEAKERS
+from qa.nlp.types import MAX_CHARS
 
 if TYPE_CHECKING:
     from qa.nlp.analyzer import Analyzer
+
+#: JSON's \\ud800-style escapes can carry lone surrogates, which no encoder or
+#: tokenizer accepts.
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
 FLAG_KEYS = ("behavior", "polarity", "rule", "start", "end", "text", "criterion", "suggestion")
 
@@ -57,6 +64,8 @@ def flag_line(raw: bytes, lineno: int, analyzers: dict[str, Analyzer], lexicon_d
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
         return {"error": f"line {lineno}: invalid JSON: {exc.msg} at column {exc.colno}"}
+    except RecursionError:
+        return {"error": f"line {lineno}: invalid JSON: nested too deeply"}
     if not isinstance(obj, dict):
         return {"error": f"line {lineno}: expected a JSON object, got {type(obj).__name__}"}
     text = obj.get("text")
@@ -64,6 +73,17 @@ def flag_line(raw: bytes, lineno: int, analyzers: dict[str, Analyzer], lexicon_d
         return {"error": f"line {lineno}: missing field 'text'"}
     if not isinstance(text, str):
         return {"error": f"line {lineno}: field 'text' must be a string"}
+    if len(text) > MAX_CHARS:
+        return {
+            "error": f"line {lineno}: field 'text' has {len(text):,} characters; "
+            f"the limit is {MAX_CHARS:,}"
+        }
+    bad = _SURROGATE_RE.search(text)
+    if bad is not None:
+        return {
+            "error": f"line {lineno}: field 'text' has an unpaired surrogate "
+            f"(\\u{ord(bad.group()):04x}) at character {bad.start()}; it is not Unicode text"
+        }
     lang = obj.get("lang")
     if lang is None:
         lang = detect_language(text)

@@ -20,6 +20,12 @@ class TurnError(ValueError):
     code = "nlp.invalid_turn"
 
 
+#: Most agent and customer text one interaction may have (spaCy's default limit,
+#: ~150,000 words or some 16 hours of speech); beyond it the analysis fails
+#: with :class:`TooLongError` instead of spaCy's message about parser memory.
+MAX_CHARS = 1_000_000
+
+
 class TooLongError(ValueError):
     """An interaction has more text than one analysis takes (see ``MAX_CHARS``)."""
 

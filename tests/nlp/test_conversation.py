@@ -370,3 +370,11 @@ def test_word_keys_are_shared_by_spellings_and_the_memo_stays_bounded(
         assert len(memo) <= 5
     assert ar.nlp.vocab["وَآسِفَة"].norm_ == ar.nlp.vocab["آسفة"].norm_  # after emptying
     assert en.nlp.vocab["THANKS"].norm_ == en.nlp.vocab["thx"].norm_ == "thanks"
+
+
+def test_a_lone_surrogate_is_a_turn_error(en: Analyzer) -> None:
+    turns = [A("hello"), S("x"), C("ok \ud800 then")]
+    with pytest.raises(
+        TurnError, match=r"turn 2: text has an unpaired surrogate \(\\ud800\) at character 3"
+    ):
+        en.analyze(turns, "chat")

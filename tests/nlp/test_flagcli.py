@@ -78,6 +78,27 @@ def test_invalid_utf8_is_a_line_error() -> None:
     assert out[2]["flags"][0]["behavior"] == "gratitude"
 
 
+def test_hostile_lines_are_line_errors_not_crashes() -> None:
+    """Each of these ended the command with a traceback and lost the lines after it."""
+    lines = [
+        '{"text": "sorry \\ud800 I understand"}',  # a lone surrogate escape
+        json.dumps({"text": "x" * 1_000_001}),
+        "[" * 100_000 + "]" * 100_000,
+        '{"text": "I understand"}',
+    ]
+    code, out, _ = run("\n".join(lines) + "\n")
+    assert code == 0 and len(out) == 4
+    assert out[0]["error"] == (
+        "line 1: field 'text' has an unpaired surrogate (\\ud800) at character 6; "
+        "it is not Unicode text"
+    )
+    assert (
+        out[1]["error"] == "line 2: field 'text' has 1,000,001 characters; the limit is 1,000,000"
+    )
+    assert out[2]["error"] == "line 3: invalid JSON: nested too deeply"
+    assert out[3]["flags"][0]["behavior"] == "empathy"
+
+
 def test_crlf_and_file_argument(tmp_path: Path) -> None:
     path = tmp_path / "in.jsonl"
     path.write_bytes(b'{"text": "Thank you"}\r\n{"text": "bye"}\r\n')
