@@ -75,6 +75,7 @@ from qa.nlp.normalize import (
     INFLECTED,
     ArabicKeyer,
     english_key,
+    hamza_spellings,
     normalize_phrase,
 )
 from qa.nlp.taxonomy import (
@@ -119,11 +120,114 @@ CLOSING_TURNS = 2
 EMPATHY_TURNS = 2
 
 _QUOTED_RE = re.compile(r'["“”„‟«»][^"“”„‟«»\n]{1,400}["“”„‟«»]')
-#: Word-separating spaces spaCy would otherwise keep inside a token or as a token.
-_SPACE_LIKE_RE = re.compile("[\u00a0\u2007\u202f\u200b]")
+#: Word-separating spaces spaCy would otherwise keep inside a token or as a token,
+#: and whitespace other than " " and the line break (tabs, other Unicode spaces).
+_SPACE_LIKE_RE = re.compile(
+    "[\u00a0\u2007\u202f\u200b\t\r\x0b\x0c\x1c-\x1f\x85\u1680\u2000-\u200a\u2028\u2029\u205f\u3000]"
+)
 _SPACE_TABLE = {0x00A0: 0x20, 0x2007: 0x20, 0x202F: 0x20, 0x200B: 0x20}
-#: Arabic punctuation is split off words, also when glued to the next word.
-_EXTRA_INFIXES = [r"[؟،؛]", r"(?<=[\u0620-\u064a])[.!?,:;](?=[\u0620-\u064a])"]
+#: A run of whitespace between words that is more than one space.
+_SPACE_RUN_RE = re.compile(r"\s{2,}|[^\S ]")
+#: Longer runs without a space are not words ("🙏" x 5,000, a base64 blob, a
+#: tracking URL): spaCy splits emoji off one at a time, which is quadratic in
+#: the run's length (5,000 emoji took 1.2 s, 50,000 some 90 s). They are
+#: blanked for tokenising, so a hostile line costs linear time.
+LONG_CHUNK = 200
+_LONG_CHUNK_RE = re.compile(rf"\S{{{LONG_CHUNK},}}")
+#: Stands in for all but the last character of such a run: spaCy keeps it on the
+#: word before (NORM drops it; it is a format mark, so spans never include it).
+_RUN_FILL = "\u200e"
+#: Arabic punctuation is split off words, also when glued to the next word; so is a
+#: full stop between two words when chat leaves out the space ("thanks.bye").
+_EXTRA_INFIXES = [
+    r"[؟،؛]",
+    r"(?<=[\u0620-\u064a])[.!?,:;](?=[\u0620-\u064a])",
+    r"(?<=[A-Za-z]{2})\.(?=[A-Za-z]{2})",
+]
+#: Top-level domains a bare "name.tld" must end in to stay one token as a web
+#: address (spaCy's URL pattern takes any word as a domain: "thanks.bye").
+_TLDS = frozenset(
+    [
+        "com",
+        "net",
+        "org",
+        "edu",
+        "gov",
+        "mil",
+        "int",
+        "info",
+        "biz",
+        "name",
+        "pro",
+        "io",
+        "co",
+        "ai",
+        "app",
+        "dev",
+        "me",
+        "tv",
+        "cc",
+        "ly",
+        "to",
+        "us",
+        "uk",
+        "ca",
+        "au",
+        "nz",
+        "ie",
+        "de",
+        "fr",
+        "es",
+        "it",
+        "nl",
+        "be",
+        "ch",
+        "at",
+        "se",
+        "no",
+        "dk",
+        "fi",
+        "pl",
+        "pt",
+        "ru",
+        "tr",
+        "in",
+        "pk",
+        "my",
+        "sg",
+        "id",
+        "ph",
+        "jp",
+        "cn",
+        "kr",
+        "sa",
+        "ae",
+        "eg",
+        "jo",
+        "kw",
+        "qa",
+        "bh",
+        "om",
+        "lb",
+        "ma",
+        "dz",
+        "tn",
+        "iq",
+        "sy",
+        "ye",
+        "ly",
+        "sd",
+        "ps",
+        "online",
+        "store",
+        "shop",
+        "site",
+        "tech",
+        "cloud",
+        "help",
+        "support",
+    ]
+)
 #: ... and after a diacritic, tatweel or direction mark ("وسهلاً." -> "وسهلاً" ".").
 _EXTRA_SUFFIXES = [r"(?<=[\u0600-\u06ff\u200c-\u200f\u061c\u202a-\u202e\u2066-\u2069])[.,:;!?؟،؛]"]
 
@@ -156,7 +260,7 @@ def _blank(
     default_prefix = getattr(tok.prefix_search, "__self__", None)
     if getattr(default_prefix, "pattern", None) == compile_prefix_regex(prefixes).pattern:
         tok.prefix_search = affixes.prefix_search(prefixes)
-    tok.url_match = affixes.url_match(tok.url_match)
+    tok.url_match = _plausible_url(affixes.url_match(tok.url_match))
     rules = dict(tok.rules or {})
     # Special cases that contain affix characters (emoticons, "a.m.", "u.", "'s")
     # are applied by a second matcher pass over every doc (~25% of tokenising
@@ -198,6 +302,28 @@ def _blank(
     getters = nlp.vocab.lex_attr_getters
     nlp.vocab.lex_attr_getters = {a: f for a, f in getters.items() if a in keep}
     return nlp, norms
+
+
+def _plausible_url(match: Any) -> Any:
+    """spaCy's URL test, passed only by what looks like a web address: a scheme,
+    "www.", an "@", or a known top-level domain. Otherwise "thanks.bye" and
+    "شكرا.مع" (a full stop with no space after it, common in chat) would be one
+    token each, and no phrase could be found in them."""
+    if match is None:
+        return None
+
+    def url(string: str) -> Any:
+        found = match(string)
+        if found is None:
+            return None
+        text = found.group().lower()
+        if "://" in text or text.startswith("www.") or "@" in text:
+            return found
+        host = re.split(r"[/?#:]", text, maxsplit=1)[0].rstrip(".")
+        return found if host.rpartition(".")[2] in _TLDS else None
+
+    url.inner = match  # type: ignore[attr-defined]
+    return url
 
 
 #: Pieces of spaCy's contraction exceptions that are also everyday words: their
@@ -277,22 +403,26 @@ class Analyzer:
         self._rules: dict[int, _Compiled] = {}
 
         # 1. The lexicon vocabulary (normalised, lower-cased token texts).
-        phrase_docs: dict[tuple[str, int], list[Any]] = {}
+        phrase_docs: dict[tuple[str, int], list[list[Any]]] = {}
         words: set[str] = set()
         for rule in lexicon.rules:
             for i, phrase in enumerate(rule.phrases):
-                toks = [t for t in self.nlp.make_doc(normalize_phrase(phrase)) if not t.is_space]
-                if not toks:
-                    self._fail(rule, "lexicon.bad_phrase", f"phrase {i} has no words")
-                if any(t.is_punct for t in toks):
-                    self._fail(
-                        rule,
-                        "lexicon.bad_phrase",
-                        f"phrase {i} ({phrase!r}) contains punctuation; "
-                        "list the parts as separate phrases",
-                    )
-                phrase_docs[(rule.id, i)] = toks
-                words.update(t.text.lower() for t in toks)
+                spellings: list[list[Any]] = []
+                for spelling in hamza_spellings(phrase) if self.lang == "ar" else (phrase,):
+                    doc = self.nlp.make_doc(normalize_phrase(spelling))
+                    toks = [t for t in doc if not t.is_space]
+                    if not toks:
+                        self._fail(rule, "lexicon.bad_phrase", f"phrase {i} has no words")
+                    if any(t.is_punct for t in toks):
+                        self._fail(
+                            rule,
+                            "lexicon.bad_phrase",
+                            f"phrase {i} ({phrase!r}) contains punctuation; "
+                            "list the parts as separate phrases",
+                        )
+                    spellings.append(toks)
+                    words.update(t.text.lower() for t in toks)
+                phrase_docs[(rule.id, i)] = spellings
             for pattern in rule.patterns:
                 for tok in pattern:
                     words.update(_pattern_literals(tok.get("NORM")))
@@ -375,10 +505,14 @@ class Analyzer:
                 rule.behavior in _WATCHED,
             )
             docs: list[Doc] = []
-            for i in range(len(rule.phrases)):
+            seen: set[tuple[str, ...]] = set()
+            for toks in (sp for i in range(len(rule.phrases)) for sp in phrase_docs[(rule.id, i)]):
                 # token norms read the (now re-keyed) lexemes; exception norms
                 # such as "'m" -> "am" are kept from tokenisation
-                keys = [t.norm_ for t in phrase_docs[(rule.id, i)]]
+                keys = [t.norm_ for t in toks]
+                if tuple(keys) in seen:
+                    continue  # two spellings that normalise alike
+                seen.add(tuple(keys))
                 n = len(keys)
                 inflect = keyer is not None and rule.inflect
                 options = [
@@ -516,10 +650,25 @@ class Analyzer:
                 f"{len(joined):,} characters of agent and customer text; one interaction "
                 f"can have at most {MAX_CHARS:,} ({len(texts)} turns)"
             )
-        if not joined.isascii() and _SPACE_LIKE_RE.search(joined):
-            # word-separating spaces spaCy would keep inside a token; same length,
-            # so offsets are unchanged
-            texts = [x.translate(_SPACE_TABLE) for x in texts]
+        if (
+            "  " in joined
+            or joined.count("\n") != len(SEPARATOR) * (len(texts) - 1)
+            or (
+                "\t" in joined or "\r" in joined
+                if joined.isascii()
+                else _SPACE_LIKE_RE.search(joined)
+            )
+        ):
+            # Two spaces, a tab or a line break inside a turn would each become a
+            # whitespace token, and no phrase runs across a token ("thank you  for
+            # holding"); a no-break or zero-width space would stay inside a token.
+            # Same length, so offsets are unchanged.
+            texts = [_even_spaces(x) for x in texts]
+            joined = SEPARATOR.join(texts)
+        if max(map(len, texts)) >= LONG_CHUNK and any(
+            _LONG_CHUNK_RE.search(x) for x in texts if len(x) >= LONG_CHUNK
+        ):
+            texts = [_LONG_CHUNK_RE.sub(_blanked, x) if len(x) >= LONG_CHUNK else x for x in texts]
             joined = SEPARATOR.join(texts)
         # where each turn starts in the joined text
         bases = list(accumulate(map(add, map(len, texts), repeat(len(SEPARATOR))), initial=0))
@@ -642,7 +791,12 @@ class Analyzer:
             if cues and comp.negatable:
                 # the nearest negation cue before the match, if within the window
                 i = bisect_left(cues, s) - 1
-                if i >= 0 and cues[i] >= s - window and _unbroken(doc, cues[i] + 1, s):
+                if (
+                    i >= 0
+                    and cues[i] >= s - window
+                    and _unbroken(doc, cues[i] + 1, s)
+                    and not _covered(cands, cues[i])
+                ):
                     continue
             if k != cur:  # candidates are sorted, so each turn's come together
                 cur = k
@@ -698,6 +852,22 @@ class Analyzer:
 _Cand = tuple[int, int, str, int, _Compiled]
 
 
+def _collapse(run: re.Match[str]) -> str:
+    found = run.group()
+    if found.count("\n") > 1:
+        return found  # a paragraph break stays a barrier, as between turns
+    return _RUN_FILL * (len(found) - 1) + " "
+
+
+def _blanked(chunk: re.Match[str]) -> str:
+    return _RUN_FILL * len(chunk.group())
+
+
+def _even_spaces(text: str) -> str:
+    """The text with every whitespace run between words a single space to spaCy."""
+    return _SPACE_RUN_RE.sub(_collapse, text.translate(_SPACE_TABLE))
+
+
 def _surrogate_error(
     texts: Sequence[str], turn_of: Sequence[int], exc: UnicodeEncodeError
 ) -> TurnError:
@@ -710,6 +880,19 @@ def _surrogate_error(
                     f"at character {i}; it is not Unicode text"
                 )
     return TurnError(f"text cannot be encoded: {exc.reason}")
+
+
+def _covered(cands: list[_Cand], token: int) -> bool:
+    """Is the token part of a match? A negation word inside a phrase of its own
+    ("no worries", "not a problem", "لا تقلق", "ما عليه") negates nothing after it:
+    "no worries, I understand" is still empathy. (Asked only when a negation would
+    apply, so the plain loop over the turn's candidates is rare.)"""
+    for c in cands:
+        if c[0] > token:
+            return False
+        if token < c[1]:
+            return True
+    return False
 
 
 def _unbroken(doc: Doc, start: int, end: int) -> bool:
@@ -960,7 +1143,10 @@ def _findings(turns: Sequence[Turn], flags: Sequence[Flag]) -> list[Finding]:
     message) are no agent turns for the opening and closing."""
     order = _time_order(turns)
     listed: Iterable[int] = range(len(turns)) if order is None else order
-    agent_turns = [i for i in listed if turns[i][0] == "agent" and turns[i][1].strip()]
+    # words = not empty and not all whitespace (isspace stops at the first letter)
+    agent_turns = [
+        i for i in listed if turns[i][0] == "agent" and turns[i][1] and not turns[i][1].isspace()
+    ]
     if not agent_turns:
         return _unanswered(turns)
     rank: Sequence[int] = range(len(turns))

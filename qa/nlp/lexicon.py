@@ -49,7 +49,9 @@ PATTERN_KEYS = frozenset(
 #: token patterns is judged on the normalised word, so a name written with
 #: tashkeel still counts; 4: findings follow the turns' time order, ignore
 #: empty agent turns, and an interaction no agent answered gets
-#: ``missing_agent_reply``). Part of every analysis stamp, so ``qa analyze``
+#: ``missing_agent_reply``; whitespace runs, a full stop with no space after it,
+#: hamza spellings and negation cues inside a phrase, see docs/auto-qa.md).
+#: Part of every analysis stamp, so ``qa analyze``
 #: re-analyses what an older matcher produced.
 MATCHING_VERSION = "4"
 

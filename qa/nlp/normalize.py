@@ -21,6 +21,7 @@ Nothing here reads configuration; it is pure and safe to share between processes
 
 from __future__ import annotations
 
+import itertools
 import re
 from bisect import bisect_right
 from collections.abc import Iterable
@@ -92,6 +93,38 @@ _SUBSTITUTIONS: dict[str, str] = {
 for _i in range(10):
     _SUBSTITUTIONS[chr(0x0660 + _i)] = str(_i)  # Arabic-Indic digits
     _SUBSTITUTIONS[chr(0x06F0 + _i)] = str(_i)  # Extended (Persian/Urdu) digits
+
+
+#: Hamza carriers writers swap: "مسؤول" / "مسئول" / chat "مسول", "شيء" / "شيئ" / "شي".
+_HAMZA_SWAPS = {"ؤ": ("ؤ", "ئ", ""), "ئ": ("ئ", "ؤ", ""), "ء": ("ء", "ئ")}
+#: Lexicon words with more carriers than this keep their own spelling only.
+_MAX_HAMZAS = 3
+
+
+def hamza_spellings(phrase: str) -> list[str]:
+    """The phrase as written plus its other common hamza spellings.
+
+    The string table maps ``ؤ → و`` and ``ئ → ي`` and drops ``ء``, which unifies a
+    carrier with its letter but not the carriers with each other: "المسئول"
+    became "المسيول" and never met the lexicon's "المسؤول". Swapping carriers in
+    the *lexicon* (ؤ/ئ for each other, or left out as chat writes them; a final
+    ء after و/ي also written ئ) costs nothing at analysis time: each spelling is
+    one more PhraseMatcher pattern. Hamza after an alef is left alone ("مساء").
+    """
+    spots = [
+        i
+        for i, ch in enumerate(phrase)
+        if ch in "ؤئ" or (ch == "ء" and i > 0 and phrase[i - 1] in "وي")
+    ]
+    if not spots or len(spots) > _MAX_HAMZAS:
+        return [phrase]
+    out: dict[str, None] = {}
+    for choice in itertools.product(*(_HAMZA_SWAPS[phrase[i]] for i in spots)):
+        chars = list(phrase)
+        for i, ch in zip(spots, choice, strict=True):
+            chars[i] = ch
+        out["".join(chars)] = None
+    return list(out)
 
 
 def _deletable_codepoints() -> list[int]:

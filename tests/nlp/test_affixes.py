@@ -104,7 +104,28 @@ def test_the_fast_paths_are_actually_used() -> None:
     assert tok.infix_finditer.__qualname__.startswith("_with_splits")
     assert tok.infix_finditer.fallback.__qualname__.startswith("infix_finditer")
     assert _blank("ar")[0].tokenizer.infix_finditer.__qualname__.startswith("infix_finditer")
-    assert tok.url_match.__qualname__.startswith("url_match")
+    assert tok.url_match.__qualname__.startswith("_plausible_url")
+    assert tok.url_match.inner.__qualname__.startswith("url_match")
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "tokens"),
+    [
+        ("en", "thanks.bye", ["thanks", ".", "bye"]),
+        ("en", "sorry.let me", ["sorry", ".", "let", "me"]),
+        ("ar", "شكرا.مع السلامة", ["شكرا", ".", "مع", "السلامة"]),
+        ("en", "acme.com", ["acme.com"]),
+        ("en", "www.acme.store/help", ["www.acme.store/help"]),
+        ("en", "https://acme.example/x?y=1", ["https://acme.example/x?y=1"]),
+        ("en", "me@acme.co", ["me@acme.co"]),
+        ("en", "e.g. 3.5", ["e.g", ".", "3.5"]),
+    ],
+)
+def test_a_full_stop_without_a_space_splits_words_not_web_addresses(
+    lang: str, text: str, tokens: list[str]
+) -> None:
+    """spaCy's URL pattern takes any word as a domain, so "thanks.bye" was one token."""
+    assert [t.text for t in _blank(lang)[0].make_doc(text)] == tokens
 
 
 def test_pieces_that_cannot_be_enumerated_are_always_tried() -> None:
