@@ -119,7 +119,10 @@ CLOSING_TURNS = 2
 #: Agent turns after a frustrated customer turn that must show empathy or apology.
 EMPATHY_TURNS = 2
 
-_QUOTED_RE = re.compile(r'["“”„‟«»][^"“”„‟«»\n]{1,400}["“”„‟«»]')
+#: Reported speech. A straight double quote right after a digit is an inch mark
+#: ('the 55" TV'), which would otherwise pair with the next quote and hide
+#: everything between.
+_QUOTED_RE = re.compile(r'(?<![0-9])["“”„‟«»][^"“”„‟«»\n]{1,400}["“”„‟«»]')
 #: Word-separating spaces spaCy would otherwise keep inside a token or as a token,
 #: and whitespace other than " " and the line break (tabs, other Unicode spaces).
 _SPACE_LIKE_RE = re.compile(

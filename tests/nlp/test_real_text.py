@@ -137,3 +137,10 @@ def test_long_chunks_are_blank_only_for_tokenising(en: Analyzer) -> None:
     assert [f.text for f in en.flag_text(short)] == ["sorry"]
     glued = "sorry" + "!" * LONG_CHUNK
     assert en.flag_text(glued) == []  # not a word any more: nothing inside it counts
+
+
+def test_an_inch_mark_is_no_quote() -> None:
+    """'55"' paired with the next quote and hid everything between as reported speech."""
+    text = 'The 55" TV is out of stock, calm down, check the "FAQ" page.'
+    assert flags(text, "en") == [("dismissive", "calm down")]
+    assert flags('It is 5" wide, and he said "calm down" to me', "en") == []
