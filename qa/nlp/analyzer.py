@@ -406,26 +406,27 @@ class Analyzer:
         self._rules: dict[int, _Compiled] = {}
 
         # 1. The lexicon vocabulary (normalised, lower-cased token texts).
-        phrase_docs: dict[tuple[str, int], list[list[Any]]] = {}
+        phrase_docs: dict[tuple[str, str, int], list[list[Any]]] = {}
         words: set[str] = set()
         for rule in lexicon.rules:
-            for i, phrase in enumerate(rule.phrases):
-                spellings: list[list[Any]] = []
-                for spelling in hamza_spellings(phrase) if self.lang == "ar" else (phrase,):
-                    doc = self.nlp.make_doc(normalize_phrase(spelling))
-                    toks = [t for t in doc if not t.is_space]
-                    if not toks:
-                        self._fail(rule, "lexicon.bad_phrase", f"phrase {i} has no words")
-                    if any(t.is_punct for t in toks):
-                        self._fail(
-                            rule,
-                            "lexicon.bad_phrase",
-                            f"phrase {i} ({phrase!r}) contains punctuation; "
-                            "list the parts as separate phrases",
-                        )
-                    spellings.append(toks)
-                    words.update(t.text.lower() for t in toks)
-                phrase_docs[(rule.id, i)] = spellings
+            for field, phrases in (("phrase", rule.phrases), ("not_within", rule.not_within)):
+                for i, phrase in enumerate(phrases):
+                    spellings: list[list[Any]] = []
+                    for spelling in hamza_spellings(phrase) if self.lang == "ar" else (phrase,):
+                        doc = self.nlp.make_doc(normalize_phrase(spelling))
+                        toks = [t for t in doc if not t.is_space]
+                        if not toks:
+                            self._fail(rule, "lexicon.bad_phrase", f"{field} {i} has no words")
+                        if any(t.is_punct for t in toks):
+                            self._fail(
+                                rule,
+                                "lexicon.bad_phrase",
+                                f"{field} {i} ({phrase!r}) contains punctuation; "
+                                "list the parts as separate phrases",
+                            )
+                        spellings.append(toks)
+                        words.update(t.text.lower() for t in toks)
+                    phrase_docs[(rule.id, field, i)] = spellings
             for pattern in rule.patterns:
                 for tok in pattern:
                     words.update(_pattern_literals(tok.get("NORM")))
@@ -483,7 +484,40 @@ class Analyzer:
                 alts.extend(sorted(reverse.get(k + INFLECTED, ())))
             return list(dict.fromkeys(alts))
 
+        def variant_docs(rule: Rule, field: str, count: int) -> list[Doc]:
+            """Pattern docs for a rule's phrases (or not_within phrases): every
+            spelling, with the alternative keys of each word."""
+            docs: list[Doc] = []
+            seen: set[tuple[str, ...]] = set()
+            for toks in (sp for i in range(count) for sp in phrase_docs[(rule.id, field, i)]):
+                # token norms read the (now re-keyed) lexemes; exception norms
+                # such as "'m" -> "am" are kept from tokenisation
+                keys = [t.norm_ for t in toks]
+                if tuple(keys) in seen:
+                    continue  # two spellings that normalise alike
+                seen.add(tuple(keys))
+                n = len(keys)
+                inflect = keyer is not None and rule.inflect
+                options = [
+                    alternatives(k, inflect and j >= n - INFLECT_LAST_WORDS)
+                    for j, k in enumerate(keys)
+                ]
+                total = 1
+                for o in options:
+                    total *= len(o)
+                if total > MAX_VARIANTS_PER_PHRASE:
+                    options = [o[:1] if j < n - 1 else o for j, o in enumerate(options)]
+                for variant in itertools.product(*options):
+                    d = Doc(vocab, words=list(variant))
+                    for t, want in zip(d, variant, strict=True):
+                        if t.norm_ != want:
+                            t.norm_ = want
+                    docs.append(d)
+            return docs
+
         # 4. One PhraseMatcher for all phrases; anchored Matcher for token patterns.
+        #: not_within match id -> the rule whose matches inside it do not count
+        self._not_within: dict[int, str] = {}
         self.phrase_matcher = PhraseMatcher(vocab, attr="NORM")
         self.matcher: Matcher | None = None  # patterns without a literal first token
         self.anchored_matcher: Matcher | None = None
@@ -507,34 +541,17 @@ class Analyzer:
                 ),
                 rule.behavior in _WATCHED,
             )
-            docs: list[Doc] = []
-            seen: set[tuple[str, ...]] = set()
-            for toks in (sp for i in range(len(rule.phrases)) for sp in phrase_docs[(rule.id, i)]):
-                # token norms read the (now re-keyed) lexemes; exception norms
-                # such as "'m" -> "am" are kept from tokenisation
-                keys = [t.norm_ for t in toks]
-                if tuple(keys) in seen:
-                    continue  # two spellings that normalise alike
-                seen.add(tuple(keys))
-                n = len(keys)
-                inflect = keyer is not None and rule.inflect
-                options = [
-                    alternatives(k, inflect and j >= n - INFLECT_LAST_WORDS)
-                    for j, k in enumerate(keys)
-                ]
-                count = 1
-                for o in options:
-                    count *= len(o)
-                if count > MAX_VARIANTS_PER_PHRASE:
-                    options = [o[:1] if j < n - 1 else o for j, o in enumerate(options)]
-                for variant in itertools.product(*options):
-                    d = Doc(vocab, words=list(variant))
-                    for t, want in zip(d, variant, strict=True):
-                        if t.norm_ != want:
-                            t.norm_ = want
-                    docs.append(d)
+            docs = variant_docs(rule, "phrase", len(rule.phrases))
             if docs:
                 self.phrase_matcher.add(rule.id, docs)
+            if rule.not_within:
+                # found by the same PhraseMatcher pass; a match of the rule inside
+                # one of them is dropped (_post)
+                not_key = f"\x00not_within:{rule.id}"
+                self.phrase_matcher.add(
+                    not_key, variant_docs(rule, "not_within", len(rule.not_within))
+                )
+                self._not_within[vocab.strings.add(not_key)] = rule.id
             for k, pattern in enumerate(rule.patterns):
                 keyed = [_key_pattern_token(t, key) for t in pattern]
                 anchor = _anchor(keyed)
@@ -687,9 +704,11 @@ class Analyzer:
             # token -> char offset: one C call; read through a memoryview, which
             # makes Python ints only for the ~100 positions read, not all ~600
             idx = memoryview(doc.to_array(IDX))
-            cands, negations, extra = self._candidates(doc, matches, idx, bases, customer)
+            cands, negations, extra, outer = self._candidates(doc, matches, idx, bases, customer)
         if not cands:
             return []
+        if outer:
+            cands = _outside(cands, outer)
         return self._post(
             doc, cands, negations, extra, turns, texts, turn_of, bases, idx, joined, compact
         )
@@ -701,22 +720,25 @@ class Analyzer:
         idx: memoryview,
         bases: list[int],
         customer: list[bool],
-    ) -> tuple[list[_Cand], set[int], bool]:
+    ) -> tuple[list[_Cand], set[int], bool, list[tuple[int, int, str]]]:
         """Matches -> candidates on the right speaker's turns, plus negation cue positions.
 
         Token-pattern matches (after a literal anchor, or anywhere for patterns
         without one) join here; ``extra`` says whether any did, since they may
-        repeat a phrase match of the same rule.
+        repeat a phrase match of the same rule. The last item lists the rules'
+        ``not_within`` matches as (start, end, rule id).
         """
         rules = self._rules
         get = rules.get
         neg_key = self._neg_key
         anchors = self._anchors
+        not_within = self._not_within
+        outer: list[tuple[int, int, str]] = []
         negations: set[int] = set()
         cands: list[_Cand] = []
         append = cands.append
         pattern_matches: list[tuple[int, int, int]] = []
-        done: set[int] = set()
+        done: set[tuple[int, int]] = set()  # (anchor, start): one Matcher run each
         single = len(bases) == 1
         cust = customer[0]
         for match_id, s, e in matches:
@@ -724,8 +746,12 @@ class Analyzer:
             if comp is None:
                 if match_id == neg_key:
                     negations.add(s)
-                elif match_id in anchors and s not in done:
-                    done.add(s)
+                elif match_id in not_within:
+                    outer.append((s, e, not_within[match_id]))
+                elif match_id in anchors and (match_id, s) not in done:
+                    # keyed by anchor too: two patterns whose anchors start on the
+                    # same token each get their own slice and literal checks
+                    done.add((match_id, s))
                     pattern_matches.extend(self._anchored(doc, anchors[match_id], s))
                 continue
             if single:
@@ -742,7 +768,7 @@ class Analyzer:
             k = bisect_right(bases, idx[s]) - 1
             if comp.cue is customer[k]:
                 append((s, e, comp.fields[0], k, comp))
-        return cands, negations, bool(pattern_matches)
+        return cands, negations, bool(pattern_matches), outer
 
     def _anchored(
         self, doc: Doc, spec: tuple[int, list[tuple[int, frozenset[int]]]], s: int
@@ -789,6 +815,7 @@ class Analyzer:
         base = t = 0
         text = original = ""
         plain = True
+        hyphen = False
         spans: list[tuple[int, int]] | None = None
         for s, e, _rid, k, comp in cands:
             if cues and comp.negatable:
@@ -812,6 +839,7 @@ class Analyzer:
                     spans = None
                 else:
                     spans = [(q.start(), q.end()) for q in _QUOTED_RE.finditer(text)] or None
+                hyphen = "-" in text
             start = idx[s] - base
             # a token never ends in a space; only a single " " can follow it
             ce = idx[e] if e < ntok else total  # a match may end the text
@@ -823,6 +851,8 @@ class Analyzer:
                     start += 1
                 while end > start and text[end - 1] in FORMAT_CHARS:
                     end -= 1
+            if hyphen and _compound(text, start, end):
+                continue
             if spans is not None and _inside(spans, start, end):
                 continue
             if compact is not None:
@@ -883,6 +913,23 @@ def _surrogate_error(
                     f"at character {i}; it is not Unicode text"
                 )
     return TurnError(f"text cannot be encoded: {exc.reason}")
+
+
+def _outside(cands: list[_Cand], outer: list[tuple[int, int, str]]) -> list[_Cand]:
+    """Drop the matches that lie within one of their rule's ``not_within`` phrases
+    ("whatever" in "whatever works for you", "impossible" in "nothing is
+    impossible"). Before overlaps are resolved, so a dropped match hides nothing."""
+    return [
+        c for c in cands if not any(rid == c[2] and s <= c[0] and c[1] <= e for s, e, rid in outer)
+    ]
+
+
+def _compound(text: str, start: int, end: int) -> bool:
+    """Is the match one part of a hyphenated word ("hi-speed", "no-reply")? spaCy
+    splits at the hyphen, but the word is not the phrase."""
+    return (end + 1 < len(text) and text[end] == "-" and text[end + 1].isalnum()) or (
+        start >= 2 and text[start - 1] == "-" and text[start - 2].isalnum()
+    )
 
 
 def _covered(cands: list[_Cand], token: int) -> bool:

@@ -102,6 +102,10 @@ class Rule(BaseModel):
     #: Arabic only: words of these phrases also match with one inflectional suffix
     #: (آسف -> آسفة/آسفين/آسفون/آسفاً, معك -> معكم).
     inflect: bool = True
+    #: Phrases that contain a match of this rule without meaning it: a match
+    #: lying within one of them does not count ("whatever" inside "whatever works
+    #: for you", "impossible" inside "nothing is impossible"). They flag nothing.
+    not_within: list[str] = Field(default_factory=list)
     #: A match announces a hold (used by timing to recognise announced holds).
     hold_announcement: bool = False
     suggestion: str | None = None
@@ -121,7 +125,7 @@ class Rule(BaseModel):
             raise ValueError("behavior must be a lower snake_case id")
         return v
 
-    @field_validator("phrases")
+    @field_validator("phrases", "not_within")
     @classmethod
     def _phrases_nonblank(cls, v: list[str]) -> list[str]:
         for i, p in enumerate(v):

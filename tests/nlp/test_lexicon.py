@@ -7,8 +7,15 @@ from pathlib import Path
 import pytest
 
 from qa.nlp.analyzer import Analyzer, get_analyzer
-from qa.nlp.lexicon import LexiconError, load_lexicon, parse_lexicon_text
+from qa.nlp.lexicon import SHIPPED_DIR, LexiconError, load_lexicon, parse_lexicon_text
 from qa.nlp.taxonomy import AVOID_BEHAVIOURS, USE_BEHAVIOURS
+
+
+def shipped_version(lang: str) -> str:
+    """The ``version:`` written in the shipped file (the label must be exactly it)."""
+    import yaml
+
+    return str(yaml.safe_load((SHIPPED_DIR / f"{lang}.yaml").read_text("utf-8"))["version"])
 
 
 @pytest.mark.parametrize("lang", ["en", "ar"])
@@ -24,7 +31,7 @@ def test_shipped_lexicons_are_rich_and_complete(lang: str) -> None:
         if r.polarity == "avoid":
             assert r.suggestion and r.coaching_tip
     assert lex.version.startswith(f"{lang}:") and len(lex.version) == len(lang) + 13
-    assert lex.label == "1.0"
+    assert lex.label == shipped_version(lang)
 
 
 def test_arabic_lexicon_is_grounded_in_the_seeds() -> None:
@@ -81,7 +88,7 @@ def test_extend_override(tmp_path: Path) -> None:
     kept = [r.id for r in base.rules if r.id != "en.negative_language.but"]
     assert ids[: len(kept)] == kept  # a replaced rule keeps its place
     assert lex.rule("en.rude.insult").phrases == ["buzz off"]  # replaced whole
-    assert lex.label == "1.0+acme-1"
+    assert lex.label == f"{shipped_version('en')}+acme-1"
     assert lex.version != base.version
     assert lex.sources[-1].endswith("en.yaml")
 
@@ -104,6 +111,81 @@ rules:
       - [{NORM: ticket}, {IS_DIGIT: true}]
       - [{NORM: manager}, {IS_TITLE: true}]
 """
+
+
+SAME_ANCHOR = """\
+lang: en
+version: anchors-1
+mode: replace
+rules:
+  - id: en.greeting.short
+    behavior: greeting
+    polarity: use
+    patterns:
+      - [{NORM: zebra}, {IS_TITLE: true}]
+  - id: en.self_introduction.long
+    behavior: self_introduction
+    polarity: use
+    patterns:
+      - [{NORM: zebra}, {NORM: crossing}, {IS_TITLE: true}]
+"""
+
+
+NOT_WITHIN = """\
+lang: ar
+version: nw-1
+mode: replace
+rules:
+  - id: ar.hold_etiquette.moment
+    behavior: hold_etiquette
+    polarity: use
+    phrases: [لحظة]
+    not_within: [في هذه اللحظة, حتى اللحظة]
+  - id: ar.apology.sorry
+    behavior: apology
+    polarity: use
+    phrases: [آسف]
+"""
+
+
+def test_not_within_drops_a_rules_matches_inside_its_phrases(tmp_path: Path) -> None:
+    """A rule's not_within phrases flag nothing themselves; a match of that rule
+    inside one does not count, other rules' matches there still do, and they are
+    matched like phrases (clitics, tashkeel)."""
+    _write(tmp_path, "ar", NOT_WITHIN)
+    analyzer = get_analyzer("ar", tmp_path)
+    text = "لحظة من فضلك. وفي هذهِ اللحظة آسف، حتى اللحظة"
+    got = [(f.rule, f.text) for f in analyzer.flag_text(text)]
+    assert got == [("ar.hold_etiquette.moment", "لحظة"), ("ar.apology.sorry", "آسف")]
+    assert load_lexicon("ar", tmp_path).rule("ar.hold_etiquette.moment").not_within == [
+        "في هذه اللحظة",
+        "حتى اللحظة",
+    ]
+
+
+def test_not_within_phrases_are_checked_like_phrases(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        "en",
+        NOT_WITHIN.replace("lang: ar", "lang: en")
+        .replace("ar.", "en.")
+        .replace("حتى اللحظة", "' '"),
+    )
+    with pytest.raises(LexiconError, match="not_within"):
+        load_lexicon("en", tmp_path)
+
+
+def test_token_patterns_anchored_on_the_same_word_are_all_tried(tmp_path: Path) -> None:
+    """The first anchor found at a token used to stand for every anchor there: the
+    longer pattern was never tried."""
+    _write(tmp_path, "en", SAME_ANCHOR)
+    analyzer = get_analyzer("en", tmp_path)
+    got = {(f.rule, f.text) for f in analyzer.flag_text("zebra Crossing Sam, zebra Max")}
+    assert got == {
+        ("en.greeting.short", "zebra Crossing"),
+        ("en.self_introduction.long", "zebra Crossing Sam"),
+        ("en.greeting.short", "zebra Max"),
+    }
 
 
 def test_override_patterns_may_test_any_pattern_attribute(tmp_path: Path) -> None:
@@ -130,7 +212,7 @@ def test_replace_override(tmp_path: Path) -> None:
     lex = load_lexicon("ar", tmp_path)
     assert [r.id for r in lex.rules] == ["ar.greeting.only"]
     assert lex.label == "r1"
-    assert load_lexicon("en", tmp_path).label == "1.0"  # other language untouched
+    assert load_lexicon("en", tmp_path).label == shipped_version("en")  # other language untouched
 
 
 def test_version_changes_with_content_and_only_then(tmp_path: Path) -> None:

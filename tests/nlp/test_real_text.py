@@ -144,3 +144,17 @@ def test_an_inch_mark_is_no_quote() -> None:
     text = 'The 55" TV is out of stock, calm down, check the "FAQ" page.'
     assert flags(text, "en") == [("dismissive", "calm down")]
     assert flags('It is 5" wide, and he said "calm down" to me', "en") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("hi-speed internet", []),
+        ("a no-reply address", []),
+        ("Hi - how are you?", [("greeting", "Hi")]),
+        ("Hi-", []),
+    ],
+)
+def test_part_of_a_hyphenated_word_is_not_the_phrase(text: str, expected: list) -> None:
+    """spaCy splits "hi-speed" at the hyphen, and "hi" was a greeting."""
+    assert flags(text, "en") == expected
