@@ -48,7 +48,7 @@ def test_one_line_out_per_line_in_in_order() -> None:
     text1 = json.loads(inputs[1])["text"]
     got = {(f["behavior"], f["text"]) for f in out[1]["flags"]}
     assert ("apology", "وآسفين على التأخير") in got
-    assert ("negative_language", "بس") in got
+    assert ("negative_language", "بس النظام") in got  # "بس" as "but", not "just"
     for f in out[1]["flags"]:
         assert text1[f["start"] : f["end"]] == f["text"]
     but = next(f for f in out[1]["flags"] if f["behavior"] == "negative_language")
@@ -148,3 +148,16 @@ def test_lexicon_dir_from_app_settings_in_context(tmp_path: Path) -> None:
     result = CliRunner().invoke(flag, [], input=b'{"text": "Howdy partner"}\n', obj=settings)
     assert result.exit_code == 0
     assert json.loads(result.stdout)["flags"][0]["rule"] == "en.greeting.settings"
+
+
+def test_the_documented_example_is_real_output() -> None:
+    """docs/auto-qa.md shows one input line and its output line; they must agree."""
+    import re
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "auto-qa.md").read_text("utf-8")
+    section = doc[doc.index("## `qa flag`") :]
+    line_in = re.search(r"For the input line\s+`(\{.*?\})`", section, re.S)
+    line_out = re.search(r"```json\n(.*?)\n```", section, re.S)
+    assert line_in and line_out
+    code, out, _ = run(line_in.group(1) + "\n")
+    assert code == 0 and out == [json.loads(line_out.group(1))]

@@ -17,10 +17,16 @@ AGENT_POSITIVE = [
     ("مرحباً", "greeting", "مرحباً"),
     ("أهلين، كيفك؟", "greeting", "أهلين"),
     ("يا هلا", "greeting", "يا هلا"),
+    ("هلا والله", "greeting", "هلا والله"),
+    ("هلا بك في خدمة العملاء", "greeting", "هلا بك"),
+    ("صباح الفل", "greeting", "صباح الفل"),
     # self introduction (token patterns and phrases)
     ("معك سارة من خدمة العملاء", "self_introduction", "معك سارة"),
     ("معاك محمد، إزيك؟", "self_introduction", "معاك محمد"),
     ("اسمي أحمد", "self_introduction", "اسمي"),
+    ("واسمي أحمد", "self_introduction", "واسمي"),
+    ("معك علي من خدمة العملاء", "self_introduction", "معك علي من"),
+    ("معك تامر", "self_introduction", "معك تامر"),
     ("أنا فاطمة من خدمة العملاء", "self_introduction", "أنا فاطمة من خدمة"),
     # ... with the name written with tashkeel (the name pattern asks for a word
     # of letters; marks are not letters to str.isalpha, so it is judged normalised)
@@ -32,6 +38,7 @@ AGENT_POSITIVE = [
     ("من فضلك أرسل الرقم", "courtesy", "من فضلك"),
     ("ولا يهمك", "courtesy", "ولا يهمك"),
     ("ما عليه", "courtesy", "ما عليه"),
+    ("لا ولو", "courtesy", "لا ولو"),
     # empathy
     ("أتفهم شعورك تماماً", "empathy", "أتفهم شعورك"),
     ("أَتَفَهَّمُ شُعُورَكَ", "empathy", "أَتَفَهَّمُ شُعُورَكَ"),
@@ -40,6 +47,8 @@ AGENT_POSITIVE = [
     ("من حقك تزعل", "empathy", "من حقك"),
     ("أفهم تماماً", "empathy", "أفهم تماماً"),
     ("فاهم عليك", "empathy", "فاهم عليك"),
+    ("بتفهم شعورك", "empathy", "بتفهم شعورك"),
+    ("بفهم عليك", "empathy", "بفهم عليك"),
     # apology (seed phrase, shorter variants, inflections, clitics, chat spellings)
     (
         "نود أن نعرب لكم عن خالص أسفنا لمواجهتكم لهذه المشكلة",
@@ -56,6 +65,9 @@ AGENT_POSITIVE = [
     ("آســـف", "apology", "آســـف"),
     ("معليش", "apology", "معليش"),
     ("نعتذر عن الإزعاج", "apology", "نعتذر عن الإزعاج"),
+    ("بعتذر منك", "apology", "بعتذر منك"),
+    ("السموحة", "apology", "السموحة"),
+    ("حقك علي والله", "apology", "حقك علي والله"),
     # gratitude
     ("فشكراً لك", "gratitude", "فشكراً لك"),
     ("شُكْرًا", "gratitude", "شُكْرًا"),
@@ -65,11 +77,18 @@ AGENT_POSITIVE = [
     ("نشكرك على انتظارك", "gratitude", "نشكرك على انتظارك"),
     ("يعطيك العافية", "gratitude", "يعطيك العافية"),
     ("مشكورة", "gratitude", "مشكورة"),
+    ("بشكرك", "gratitude", "بشكرك"),
+    ("مرسي", "gratitude", "مرسي"),
+    ("تسلم إيدك", "gratitude", "تسلم إيدك"),
     # ownership
     ("سأتابع بنفسي", "ownership", "سأتابع بنفسي"),
     ("خليني أشوف لك", "ownership", "خليني أشوف لك"),
     ("سأحل لك هذه المشكلة", "ownership", "سأحل لك هذه المشكلة"),
     ("أنا أقوم بواجبي فحسب", "ownership", "أنا أقوم بواجبي فحسب"),
+    ("أشوفلك", "ownership", "أشوفلك"),
+    ("هشوفلك حالاً", "ownership", "هشوفلك"),
+    ("رح شوفلك", "ownership", "رح شوفلك"),
+    ("هلأ بشوفلك", "ownership", "بشوفلك"),
     # positive language
     ("بالطبع!", "positive_language", "بالطبع"),
     ("وبالطبع سنساعدك", "positive_language", "وبالطبع"),
@@ -78,6 +97,10 @@ AGENT_POSITIVE = [
     ("تكرم عينك", "positive_language", "تكرم عينك"),
     ("من عيوني", "positive_language", "من عيوني"),
     ("حاضر يا فندم", "positive_language", "حاضر"),
+    ("حاضر", "positive_language", "حاضر"),
+    ("بالتأكيد", "positive_language", "بالتأكيد"),
+    ("تحت أمرك", "positive_language", "تحت أمرك"),
+    ("مش مشكلة", "positive_language", "مش مشكلة"),
     ("بناءً على خبرتنا في هذا المجال", "positive_language", "بناءً على خبرتنا في هذا المجال"),
     ("هذا هو الخيار السليم", "positive_language", "هذا هو الخيار السليم"),
     ("كل ما أقوله هو أن السعر تغير", "positive_language", "كل ما أقوله هو أن"),
@@ -88,6 +111,12 @@ AGENT_POSITIVE = [
         "هل تسمح لي أن أضعك على الانتظار",
     ),
     ("لحظة من فضلك", "hold_etiquette", "لحظة من فضلك"),
+    ("لحظة", "hold_etiquette", "لحظة"),
+    ("طيب، للحظة", "hold_etiquette", "للحظة"),
+    ("دقيقة واحدة", "hold_etiquette", "دقيقة واحدة"),
+    ("عطني دقيقة", "hold_etiquette", "عطني دقيقة"),
+    ("دقيقة بس", "hold_etiquette", "دقيقة بس"),
+    ("ثواني من فضلك", "hold_etiquette", "ثواني من فضلك"),
     ("شكراً لانتظارك", "hold_etiquette", "شكراً لانتظارك"),
     # closing
     ("هل هناك أي شيء آخر؟", "closing", "هل هناك أي شيء آخر"),
@@ -97,11 +126,15 @@ AGENT_POSITIVE = [
     ("مع السلامة", "closing", "مع السلامة"),
     ("مع السلامه", "closing", "مع السلامه"),
     ("في شي ثاني أقدر أساعدك فيه؟", "closing", "في شي ثاني"),
+    ("هل تحتاج أي مساعدة أخرى؟", "closing", "هل تحتاج أي مساعدة أخرى"),
+    ("بتأمر بشي تاني؟", "closing", "بتأمر بشي تاني"),
     # avoid
     ("هذا مش مشكلتي", "dismissive", "مش مشكلتي"),
     ("مالي دخل", "dismissive", "مالي دخل"),
     ("هذا خطأك", "blame", "هذا خطأك"),
     ("أنت السبب", "blame", "أنت السبب"),
+    ("هذي غلطتك", "blame", "هذي غلطتك"),
+    ("لا، هذا خطأك", "blame", "هذا خطأك"),  # the comma ends the negation
     ("إنت غلطان", "argue", "إنت غلطان"),
     ("انتي غلطانة", "argue", None),  # not listed: "انتي" is another word
     ("أنت غلطانة", "argue", "أنت غلطانة"),
@@ -109,17 +142,26 @@ AGENT_POSITIVE = [
     ("مستحيل", "argue", "مستحيل"),
     ("ولكن السعر تغير", "negative_language", "ولكن"),
     ("لكن", "negative_language", "لكن"),
-    ("بس المشكلة في النظام", "negative_language", "بس"),
-    ("خلاص وبس", "negative_language", "وبس"),
+    ("بس المشكلة في النظام", "negative_language", "بس المشكلة"),
+    ("أتفهم شعورك بس للأسف", "negative_language", "بس للأسف"),
+    ("وبس النظام تغير", "negative_language", "وبس النظام"),
     ("للأسف", "negative_language", "للأسف"),
     ("وللأسف", "negative_language", "وللأسف"),
+    ("ما فيني", "negative_language", "ما فيني"),
+    ("مقدرش", "negative_language", "مقدرش"),
+    ("ماقدر", "negative_language", "ماقدر"),
     ("لا أعرف", "uncertainty", "لا أعرف"),
     ("ولا أعرف", "uncertainty", "ولا أعرف"),
     ("مش عارف", "uncertainty", "مش عارف"),
     ("مش عارفة", "uncertainty", "مش عارفة"),
     ("ما بعرف", "uncertainty", "ما بعرف"),
     ("ما أدري", "uncertainty", "ما أدري"),
-    ("يمكن بكرة", "uncertainty", "يمكن"),
+    ("يمكن بكرة", "uncertainty", "يمكن بكرة"),
+    ("يمكن يتأخر الطلب", "uncertainty", "يمكن يتأخر"),
+    ("مش أكيد", "uncertainty", "مش أكيد"),
+    ("مب متأكد", "uncertainty", "مب متأكد"),
+    ("ماني متأكد", "uncertainty", "ماني متأكد"),
+    ("مااعرف", "uncertainty", "مااعرف"),
     ("اسكت", "rude", "اسكت"),
     ("مش شغلي", "rude", "مش شغلي"),
     ("مو شغلي", "rude", "مو شغلي"),
@@ -135,6 +177,13 @@ CUSTOMER_POSITIVE = [
     ("أريد التحدث مع المدير", "customer_escalation_request", "أريد التحدث مع المدير"),
     ("أبغى مشرف", "customer_escalation_request", "أبغى مشرف"),
     ("بدي المسؤول", "customer_escalation_request", "بدي المسؤول"),
+    ("أريد أن أتحدث مع المدير", "customer_escalation_request", "أريد أن أتحدث مع المدير"),
+    ("أبغى أكلم المدير", "customer_escalation_request", "أبغى أكلم المدير"),
+    ("عايز أكلم المسؤول", "customer_escalation_request", "عايز أكلم المسؤول"),
+    ("بدي اشتكي", "customer_escalation_request", "بدي اشتكي"),
+    ("مافي فايدة", "customer_frustration", "مافي فايدة"),
+    ("مافيش فايدة", "customer_frustration", "مافيش فايدة"),
+    ("زهقانة", "customer_frustration", "زهقانة"),
 ]
 
 NEGATIVE = [
@@ -158,6 +207,31 @@ NEGATIVE = [
     ('قال "أنت غلطان" أمس', "argue", "agent"),
     ("السلامة مهمة", "closing", "agent"),
     ("لست متضايق", "customer_frustration", "customer"),
+    # blame is negatable: reassurance is not blame
+    ("هذا مش غلطتك أبداً", "blame", "agent"),
+    ("ليس خطأك", "blame", "agent"),
+    ("مو غلطتك", "blame", "agent"),
+    # words with a second meaning
+    ("هلأ بشوفلك", "greeting", "agent"),  # Levantine "now"
+    ("دقيقة بس", "negative_language", "agent"),  # "just"
+    ("اتبع الخطوات وبس", "negative_language", "agent"),
+    ("خلاص وبس", "negative_language", "agent"),
+    ("ولو تأخر الطلب", "courtesy", "agent"),  # "even if"
+    ("معك تامر", "positive_language", "agent"),  # a name
+    ("في هذه اللحظة", "hold_etiquette", "agent"),  # "at this moment"
+    ("خلال ثواني", "hold_etiquette", "agent"),  # "within seconds"
+    ("في الوقت الحاضر", "positive_language", "agent"),  # "the present"
+    ("لازم تسلم الجهاز", "gratitude", "agent"),  # "hand over"
+    ("يمكن الدفع بالبطاقة", "uncertainty", "agent"),  # MSA "it is possible to"
+    ("حقك على الشركة", "apology", "agent"),
+    ("الباقة الممتازة", "positive_language", "agent"),
+    ("مسجل باسمي", "self_introduction", "agent"),  # "in my name"
+    ("هذا كل شي تحتاجه", "dismissive", "agent"),
+    ("معك لحد ما تنحل المشكلة", "self_introduction", "agent"),
+    ("أنا معك وبنحلها", "self_introduction", "agent"),
+    # negation inside the phrase: "مش مشكلة" is positive, "مش أكيد" is not
+    ("مش أكيد", "positive_language", "agent"),
+    ("مش مشكلة", "negative_language", "agent"),
 ]
 
 
