@@ -58,6 +58,8 @@ def flag_line(raw: bytes, lineno: int, analyzers: dict[str, Analyzer], lexicon_d
     except UnicodeDecodeError as exc:
         return {"error": f"line {lineno}: not valid UTF-8 ({exc.reason} at byte {exc.start})"}
     line = line.rstrip("\r\n")
+    if lineno == 1:
+        line = line.removeprefix("\ufeff")  # a byte-order mark some editors write
     if not line.strip():
         return {"error": f"line {lineno}: blank line; expected a JSON object"}
     try:
@@ -91,7 +93,9 @@ def flag_line(raw: bytes, lineno: int, analyzers: dict[str, Analyzer], lexicon_d
         return {
             "error": f"line {lineno}: unknown lang {lang!r}; expected one of {', '.join(LANGS)}"
         }
-    speaker = obj.get("speaker", "agent")
+    speaker = obj.get("speaker")
+    if speaker is None:  # missing or null: the default, as for "lang"
+        speaker = "agent"
     if speaker not in SPEAKERS:
         return {
             "error": f"line {lineno}: unknown speaker {speaker!r}; expected one of {', '.join(SPEAKERS)}"

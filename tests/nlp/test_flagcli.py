@@ -99,6 +99,12 @@ def test_hostile_lines_are_line_errors_not_crashes() -> None:
     assert out[3]["flags"][0]["behavior"] == "empathy"
 
 
+def test_a_bom_on_the_first_line_and_a_null_speaker() -> None:
+    code, out, _ = run('\ufeff{"text": "sorry", "speaker": null}\n{"text": "thanks"}\n')
+    assert code == 0
+    assert [o["flags"][0]["behavior"] for o in out] == ["apology", "gratitude"]
+
+
 def test_crlf_and_file_argument(tmp_path: Path) -> None:
     path = tmp_path / "in.jsonl"
     path.write_bytes(b'{"text": "Thank you"}\r\n{"text": "bye"}\r\n')
