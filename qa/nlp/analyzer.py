@@ -150,6 +150,7 @@ _EXTRA_INFIXES = [
 #: Top-level domains a bare "name.tld" must end in to stay one token as a web
 #: address (spaCy's URL pattern takes any word as a domain: "thanks.bye").
 _TLDS = frozenset(
+    # not the domains that are everyday words ("sorry.it", "ok.no", "thanks.me")
     [
         "com",
         "net",
@@ -160,19 +161,10 @@ _TLDS = frozenset(
         "int",
         "info",
         "biz",
-        "name",
-        "pro",
         "io",
         "co",
         "ai",
         "app",
-        "dev",
-        "me",
-        "tv",
-        "cc",
-        "ly",
-        "to",
-        "us",
         "uk",
         "ca",
         "au",
@@ -181,24 +173,17 @@ _TLDS = frozenset(
         "de",
         "fr",
         "es",
-        "it",
         "nl",
-        "be",
         "ch",
-        "at",
         "se",
-        "no",
         "dk",
         "fi",
         "pl",
         "pt",
         "ru",
         "tr",
-        "in",
         "pk",
-        "my",
         "sg",
-        "id",
         "ph",
         "jp",
         "cn",
@@ -221,18 +206,15 @@ _TLDS = frozenset(
         "ly",
         "sd",
         "ps",
-        "online",
-        "store",
-        "shop",
-        "site",
-        "tech",
-        "cloud",
-        "help",
-        "support",
     ]
 )
 #: ... and after a diacritic, tatweel or direction mark ("وسهلاً." -> "وسهلاً" ".").
-_EXTRA_SUFFIXES = [r"(?<=[\u0600-\u06ff\u200c-\u200f\u061c\u202a-\u202e\u2066-\u2069])[.,:;!?؟،؛]"]
+_EXTRA_SUFFIXES = [
+    r"(?<=[\u0600-\u06ff\u200c-\u200f\u061c\u202a-\u202e\u2066-\u2069])[.,:;!?؟،؛]",
+    # the stand-in for a whitespace run (_RUN_FILL) after punctuation comes off
+    # first, so the punctuation is split as usual ("sorry.  Thanks")
+    r"(?<=[^\w\s\u200e])\u200e+",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -417,7 +399,7 @@ class Analyzer:
                         toks = [t for t in doc if not t.is_space]
                         if not toks:
                             self._fail(rule, "lexicon.bad_phrase", f"{field} {i} has no words")
-                        if any(t.is_punct for t in toks):
+                        if field == "phrase" and any(t.is_punct for t in toks):
                             self._fail(
                                 rule,
                                 "lexicon.bad_phrase",
@@ -670,6 +652,11 @@ class Analyzer:
                 f"{len(joined):,} characters of agent and customer text; one interaction "
                 f"can have at most {MAX_CHARS:,} ({len(texts)} turns)"
             )
+        if max(map(len, texts)) >= LONG_CHUNK and any(
+            _LONG_CHUNK_RE.search(x) for x in texts if len(x) >= LONG_CHUNK
+        ):
+            texts = [_LONG_CHUNK_RE.sub(_blanked, x) if len(x) >= LONG_CHUNK else x for x in texts]
+            joined = SEPARATOR.join(texts)
         if (
             "  " in joined
             or joined.count("\n") != len(SEPARATOR) * (len(texts) - 1)
@@ -684,11 +671,6 @@ class Analyzer:
             # holding"); a no-break or zero-width space would stay inside a token.
             # Same length, so offsets are unchanged.
             texts = [_even_spaces(x) for x in texts]
-            joined = SEPARATOR.join(texts)
-        if max(map(len, texts)) >= LONG_CHUNK and any(
-            _LONG_CHUNK_RE.search(x) for x in texts if len(x) >= LONG_CHUNK
-        ):
-            texts = [_LONG_CHUNK_RE.sub(_blanked, x) if len(x) >= LONG_CHUNK else x for x in texts]
             joined = SEPARATOR.join(texts)
         # where each turn starts in the joined text
         bases = list(accumulate(map(add, map(len, texts), repeat(len(SEPARATOR))), initial=0))
@@ -815,7 +797,6 @@ class Analyzer:
         base = t = 0
         text = original = ""
         plain = True
-        hyphen = False
         spans: list[tuple[int, int]] | None = None
         for s, e, _rid, k, comp in cands:
             if cues and comp.negatable:
@@ -839,7 +820,6 @@ class Analyzer:
                     spans = None
                 else:
                     spans = [(q.start(), q.end()) for q in _QUOTED_RE.finditer(text)] or None
-                hyphen = "-" in text
             start = idx[s] - base
             # a token never ends in a space; only a single " " can follow it
             ce = idx[e] if e < ntok else total  # a match may end the text
@@ -851,8 +831,6 @@ class Analyzer:
                     start += 1
                 while end > start and text[end - 1] in FORMAT_CHARS:
                     end -= 1
-            if hyphen and _compound(text, start, end):
-                continue
             if spans is not None and _inside(spans, start, end):
                 continue
             if compact is not None:
@@ -924,23 +902,16 @@ def _outside(cands: list[_Cand], outer: list[tuple[int, int, str]]) -> list[_Can
     ]
 
 
-def _compound(text: str, start: int, end: int) -> bool:
-    """Is the match one part of a hyphenated word ("hi-speed", "no-reply")? spaCy
-    splits at the hyphen, but the word is not the phrase."""
-    return (end + 1 < len(text) and text[end] == "-" and text[end + 1].isalnum()) or (
-        start >= 2 and text[start - 1] == "-" and text[start - 2].isalnum()
-    )
-
-
 def _covered(cands: list[_Cand], token: int) -> bool:
-    """Is the token part of a match? A negation word inside a phrase of its own
-    ("no worries", "not a problem", "لا تقلق", "ما عليه") negates nothing after it:
-    "no worries, I understand" is still empathy. (Asked only when a negation would
+    """Is the token part of a match that goes on after it? A negation word inside
+    a phrase of its own ("no worries", "not a problem", "لا تقلق", "ما عليه")
+    negates nothing after it: "no worries, I understand" is still empathy. As the
+    last word of a match ("بس مش" + "غلطتك") it still negates what follows. (Asked only when a negation would
     apply, so the plain loop over the turn's candidates is rare.)"""
     for c in cands:
         if c[0] > token:
             return False
-        if token < c[1]:
+        if token < c[1] - 1:
             return True
     return False
 

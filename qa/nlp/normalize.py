@@ -101,14 +101,26 @@ _HAMZA_SWAPS = {"ؤ": ("ؤ", "ئ", ""), "ئ": ("ئ", "ؤ", ""), "ء": ("ء", "ئ
 _MAX_HAMZAS = 3
 
 
+#: A carrier is only left out where the word keeps this many letters: short words
+#: without it become other words ("خطؤك" -> "خطك", "سؤال" -> "سال").
+_MIN_LETTERS_WITHOUT_HAMZA = 4
+
+
+def _word_length(phrase: str, i: int) -> int:
+    start = phrase.rfind(" ", 0, i) + 1
+    end = phrase.find(" ", i)
+    return (len(phrase) if end < 0 else end) - start
+
+
 def hamza_spellings(phrase: str) -> list[str]:
     """The phrase as written plus its other common hamza spellings.
 
     The string table maps ``ؤ → و`` and ``ئ → ي`` and drops ``ء``, which unifies a
     carrier with its letter but not the carriers with each other: "المسئول"
     became "المسيول" and never met the lexicon's "المسؤول". Swapping carriers in
-    the *lexicon* (ؤ/ئ for each other, or left out as chat writes them; a final
-    ء after و/ي also written ئ) costs nothing at analysis time: each spelling is
+    the *lexicon* (ؤ/ئ for each other, or left out as chat writes them where the
+    word keeps four letters; a final ء after و/ي also written ئ) costs nothing
+    at analysis time: each spelling is
     one more PhraseMatcher pattern. Hamza after an alef is left alone ("مساء").
     """
     spots = [
@@ -119,7 +131,13 @@ def hamza_spellings(phrase: str) -> list[str]:
     if not spots or len(spots) > _MAX_HAMZAS:
         return [phrase]
     out: dict[str, None] = {}
-    for choice in itertools.product(*(_HAMZA_SWAPS[phrase[i]] for i in spots)):
+    options = []
+    for i in spots:
+        swaps = _HAMZA_SWAPS[phrase[i]]
+        if "" in swaps and _word_length(phrase, i) - 1 < _MIN_LETTERS_WITHOUT_HAMZA:
+            swaps = tuple(x for x in swaps if x)  # "خطؤك" without it is "خطك", "your line"
+        options.append(swaps)
+    for choice in itertools.product(*options):
         chars = list(phrase)
         for i, ch in zip(spots, choice, strict=True):
             chars[i] = ch

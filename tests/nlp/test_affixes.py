@@ -119,6 +119,9 @@ def test_the_fast_paths_are_actually_used() -> None:
         ("en", "https://acme.example/x?y=1", ["https://acme.example/x?y=1"]),
         ("en", "me@acme.co", ["me@acme.co"]),
         ("en", "e.g. 3.5", ["e.g", ".", "3.5"]),
+        ("en", "ok.no problem", ["ok", ".", "no", "problem"]),  # "no" is also Norway
+        ("en", "sorry.it is", ["sorry", ".", "it", "is"]),
+        ("en", "shop.acme.co.uk", ["shop.acme.co.uk"]),
     ],
 )
 def test_a_full_stop_without_a_space_splits_words_not_web_addresses(

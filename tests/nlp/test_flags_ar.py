@@ -19,6 +19,7 @@ AGENT_POSITIVE = [
     ("يا هلا", "greeting", "يا هلا"),
     ("هلا والله", "greeting", "هلا والله"),
     ("هلا بك في خدمة العملاء", "greeting", "هلا بك"),
+    ("هلا بيك", "greeting", "هلا بيك"),
     ("صباح الفل", "greeting", "صباح الفل"),
     # self introduction (token patterns and phrases)
     ("معك سارة من خدمة العملاء", "self_introduction", "معك سارة"),
@@ -78,7 +79,9 @@ AGENT_POSITIVE = [
     ("يعطيك العافية", "gratitude", "يعطيك العافية"),
     ("مشكورة", "gratitude", "مشكورة"),
     ("بشكرك", "gratitude", "بشكرك"),
-    ("مرسي", "gratitude", "مرسي"),
+    ("مرسي كتير", "gratitude", "مرسي كتير"),
+    ("مرسي على صبرك", "gratitude", "مرسي على"),
+    ("ميرسي", "gratitude", "ميرسي"),
     ("تسلم إيدك", "gratitude", "تسلم إيدك"),
     # ownership
     ("سأتابع بنفسي", "ownership", "سأتابع بنفسي"),
@@ -114,6 +117,7 @@ AGENT_POSITIVE = [
     ("لحظة", "hold_etiquette", "لحظة"),
     ("طيب، للحظة", "hold_etiquette", "للحظة"),
     ("دقيقة واحدة", "hold_etiquette", "دقيقة واحدة"),
+    ("دقيقة واحدة من فضلك", "hold_etiquette", "دقيقة واحدة"),
     ("عطني دقيقة", "hold_etiquette", "عطني دقيقة"),
     ("دقيقة بس", "hold_etiquette", "دقيقة بس"),
     ("ثواني من فضلك", "hold_etiquette", "ثواني من فضلك"),
@@ -222,6 +226,18 @@ NEGATIVE = [
     ("خلال ثواني", "hold_etiquette", "agent"),  # "within seconds"
     ("في الوقت الحاضر", "positive_language", "agent"),  # "the present"
     ("لازم تسلم الجهاز", "gratitude", "agent"),  # "hand over"
+    ("لازم تسلم يا فندم الجهاز", "gratitude", "agent"),
+    # Levantine "هلأ" (now) before words that follow a Gulf "هلا" too
+    ("هلأ فيك تدفع اونلاين", "greeting", "agent"),
+    ("هلأ كيف بدك تدفع؟", "greeting", "agent"),
+    ("هلأ يا أستاذ", "greeting", "agent"),
+    ("هلأ معك الموظف المختص", "greeting", "agent"),
+    # "مرسى" (a harbour) and the surname "مرسي"
+    ("الفرع موجود في مرسى مطروح", "gratitude", "agent"),
+    ("معك أحمد مرسي", "gratitude", "agent"),
+    # a duration, not a hold
+    ("التحويل يتم خلال دقيقة واحدة", "hold_etiquette", "agent"),
+    ("يوصلك في غضون دقيقة واحدة", "hold_etiquette", "agent"),
     ("يمكن الدفع بالبطاقة", "uncertainty", "agent"),  # MSA "it is possible to"
     ("حقك على الشركة", "apology", "agent"),
     ("الباقة الممتازة", "positive_language", "agent"),

@@ -149,12 +149,45 @@ def test_an_inch_mark_is_no_quote() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("hi-speed internet", []),
+        ("hi-speed internet", []),  # the greeting rule's not_within: "hi-speed"
         ("a no-reply address", []),
         ("Hi - how are you?", [("greeting", "Hi")]),
-        ("Hi-", []),
+        ("Sorry-my mistake", [("apology", "Sorry")]),  # a chat dash, not a compound
+        ("Thanks-bye", [("gratitude", "Thanks"), ("closing", "bye")]),
     ],
 )
-def test_part_of_a_hyphenated_word_is_not_the_phrase(text: str, expected: list) -> None:
-    """spaCy splits "hi-speed" at the hyphen, and "hi" was a greeting."""
+def test_hyphens(text: str, expected: list) -> None:
     assert flags(text, "en") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "expected"),
+    [
+        ("I'm sorry.  Thanks", "en", [("apology", "I'm sorry"), ("gratitude", "Thanks")]),
+        ("Have a great day!\r\nBye", "en", [("closing", "Have a great day"), ("closing", "Bye")]),
+        ("Dear Sarah,\r\nThanks", "en", [("greeting", "Dear Sarah"), ("gratitude", "Thanks")]),
+        ("آسف.  شكرا لك", "ar", [("apology", "آسف"), ("gratitude", "شكرا لك")]),
+        # the full stop still ends a negation's reach
+        ("Not yet.  Sorry about that.", "en", [("apology", "Sorry about that")]),
+        # padding: a long whitespace run is no long word
+        (
+            "I'm sorry" + " " * 250 + "Thanks",
+            "en",
+            [("apology", "I'm sorry"), ("gratitude", "Thanks")],
+        ),
+    ],
+)
+def test_whitespace_runs_after_punctuation(text: str, lang: str, expected: list) -> None:
+    """The run's stand-in stayed on "sorry." and made one token of it."""
+    assert flags(text, lang) == expected
+
+
+def test_a_short_word_keeps_its_hamza() -> None:
+    """Without its carrier "خطؤك" (your mistake) is "خطك" (your line)."""
+    assert "خطك" not in " ".join(hamza_spellings("هذا خطؤك"))
+    assert flags("هذا خطك الجديد يا فندم", "ar") == [("courtesy", "يا فندم")]
+    assert ("blame", "هذا خطؤك") in flags("هذا خطؤك", "ar")
+
+
+def test_a_negation_word_ending_a_phrase_still_negates_what_follows() -> None:
+    assert "blame" not in {b for b, _ in flags("أعتذر، بس مش غلطتك", "ar")}
