@@ -122,7 +122,11 @@ EMPATHY_TURNS = 2
 #: Reported speech. A straight double quote right after a digit is an inch mark
 #: ('the 55" TV'), which would otherwise pair with the next quote and hide
 #: everything between.
+#: Curly single quotes count too ("he told me to ‘calm down’"): the closing one
+#: is the first ’ not followed by a letter, since ’ is also the apostrophe of
+#: "don’t". (Straight single quotes are apostrophes far too often.)
 _QUOTED_RE = re.compile(r'(?<![0-9])["“”„‟«»][^"“”„‟«»\n]{1,400}["“”„‟«»]')
+_SINGLE_QUOTED_RE = re.compile(r"‘[^‘\n]{1,400}?’(?![^\W\d_])")
 #: Word-separating spaces spaCy would otherwise keep inside a token or as a token,
 #: and whitespace other than " " and the line break (tabs, other Unicode spaces).
 _SPACE_LIKE_RE = re.compile(
@@ -820,6 +824,10 @@ class Analyzer:
                     spans = None
                 else:
                     spans = [(q.start(), q.end()) for q in _QUOTED_RE.finditer(text)] or None
+                    if "‘" in text:  # rare: its own scan, not one more branch for every text
+                        spans = (spans or []) + [
+                            (q.start(), q.end()) for q in _SINGLE_QUOTED_RE.finditer(text)
+                        ]
             start = idx[s] - base
             # a token never ends in a space; only a single " " can follow it
             ce = idx[e] if e < ntok else total  # a match may end the text

@@ -191,3 +191,16 @@ def test_a_short_word_keeps_its_hamza() -> None:
 
 def test_a_negation_word_ending_a_phrase_still_negates_what_follows() -> None:
     assert "blame" not in {b for b, _ in flags("أعتذر، بس مش غلطتك", "ar")}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("He told me to ‘calm down’ yesterday, so sorry", [("apology", "so sorry")]),
+        ("‘I don’t care’ is what he said", []),  # ’ inside "don’t" is no closing quote
+        ("I don’t care", [("rude", "I don’t care")]),
+        ("It was ‘whatever’ to them. Calm down.", [("dismissive", "Calm down")]),
+    ],
+)
+def test_curly_single_quotes_are_reported_speech(text: str, expected: list) -> None:
+    assert flags(text, "en") == expected
