@@ -418,6 +418,12 @@ class Analyzer:
                     words.update(_pattern_literals(tok.get("NORM")))
         cues = [normalize_phrase(c).lower() for c in lexicon.negation.cues]
         words.update(cues)
+        pseudo = [
+            [t for t in self.nlp.make_doc(normalize_phrase(p)) if not t.is_space]
+            for p in lexicon.negation.pseudo
+        ]
+        for toks in pseudo:
+            words.update(t.text.lower() for t in toks)
 
         # 2. Key every word through the lexeme NORM getter (computed once per word).
         keyer: ArabicKeyer | None = ArabicKeyer(words) if self.lang == "ar" else None
@@ -568,6 +574,14 @@ class Analyzer:
         for d in cue_docs:
             d[0].norm_ = d[0].text
         self.phrase_matcher.add("\x00negation", cue_docs)
+        # pseudo-negations: found by the same pass; a cue inside one negates nothing
+        self._pseudo_key = vocab.strings.add("\x00pseudo")
+        pseudo_docs = [Doc(vocab, words=[key(t.text) for t in toks]) for toks in pseudo if toks]
+        for d in pseudo_docs:
+            for t in d:
+                t.norm_ = t.text
+        if pseudo_docs:
+            self.phrase_matcher.add("\x00pseudo", pseudo_docs)
         self._window = lexicon.negation.window
         self._hold_rules = frozenset(r.id for r in lexicon.rules if r.hold_announcement)
         self._lock = threading.Lock()
@@ -695,6 +709,9 @@ class Analyzer:
             return []
         if outer:
             cands = _outside(cands, outer)
+            pseudo = [(s, e) for s, e, rid in outer if not rid]
+            if pseudo and negations:  # a cue inside "not only" / "كل ما" negates nothing
+                negations = {n for n in negations if not any(s <= n < e for s, e in pseudo)}
         return self._post(
             doc, cands, negations, extra, turns, texts, turn_of, bases, idx, joined, compact
         )
@@ -712,13 +729,15 @@ class Analyzer:
         Token-pattern matches (after a literal anchor, or anywhere for patterns
         without one) join here; ``extra`` says whether any did, since they may
         repeat a phrase match of the same rule. The last item lists the rules'
-        ``not_within`` matches as (start, end, rule id).
+        ``not_within`` matches as (start, end, rule id) and the pseudo-negations
+        as (start, end, "").
         """
         rules = self._rules
         get = rules.get
         neg_key = self._neg_key
         anchors = self._anchors
         not_within = self._not_within
+        pseudo_key = self._pseudo_key
         outer: list[tuple[int, int, str]] = []
         negations: set[int] = set()
         cands: list[_Cand] = []
@@ -734,6 +753,8 @@ class Analyzer:
                     negations.add(s)
                 elif match_id in not_within:
                     outer.append((s, e, not_within[match_id]))
+                elif match_id == pseudo_key:
+                    outer.append((s, e, ""))  # "" = a pseudo-negation, no rule
                 elif match_id in anchors and (match_id, s) not in done:
                     # keyed by anchor too: two patterns whose anchors start on the
                     # same token each get their own slice and literal checks

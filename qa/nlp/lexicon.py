@@ -176,6 +176,10 @@ class Negation(BaseModel):
 
     cues: list[str] = Field(min_length=1)
     window: int = Field(default=3, ge=1, le=8)
+    #: Phrases that contain a cue but negate nothing ("not only", "no doubt",
+    #: "never mind", "كل ما"): a cue inside one of them is no negation (NegEx
+    #: calls them pseudo-negations).
+    pseudo: list[str] = Field(default_factory=list)
 
 
 class LexiconFile(BaseModel):

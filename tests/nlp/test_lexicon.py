@@ -163,6 +163,23 @@ def test_not_within_drops_a_rules_matches_inside_its_phrases(tmp_path: Path) -> 
     ]
 
 
+def test_pseudo_negations_come_from_the_lexicon(tmp_path: Path) -> None:
+    """An override's negation block (pseudo list included) replaces the shipped one."""
+    _write(
+        tmp_path,
+        "en",
+        "lang: en\nversion: p-1\nnegation:\n  cues: [not]\n  pseudo: [not least]\n",
+    )
+    lex = load_lexicon("en", tmp_path)
+    assert lex.negation.pseudo == ["not least"]
+    analyzer = get_analyzer("en", tmp_path)
+    assert [f.text for f in analyzer.flag_text("not least sorry")] == ["sorry"]
+    assert analyzer.flag_text("not sorry") == []
+    # the shipped list is not in force any more
+    assert analyzer.flag_text("no doubt I am sorry")[0].text == "I am sorry"  # "no" is no cue here
+    assert get_analyzer("en").flag_text("not only sorry")[0].text == "sorry"
+
+
 def test_not_within_phrases_are_checked_like_phrases(tmp_path: Path) -> None:
     _write(
         tmp_path,

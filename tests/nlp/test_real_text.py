@@ -204,3 +204,21 @@ def test_a_negation_word_ending_a_phrase_still_negates_what_follows() -> None:
 )
 def test_curly_single_quotes_are_reported_speech(text: str, expected: list) -> None:
     assert flags(text, "en") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "expected"),
+    [
+        ("كل ما صار بسببك", "ar", [("blame", "بسببك")]),  # "ما" here is "what"
+        ("لا بد أن أعتذر منك", "ar", [("apology", "أعتذر منك")]),
+        ("ما شاء الله، آسف على التأخير", "ar", [("apology", "آسف على التأخير")]),
+        ("never mind sorry about that", "en", [("apology", "sorry about that")]),
+        ("no doubt I am sorry", "en", [("apology", "I am sorry")]),
+        # real negations still negate
+        ("مش آسف", "ar", []),
+        ("I am not sorry", "en", []),
+    ],
+)
+def test_pseudo_negations_negate_nothing(text: str, lang: str, expected: list) -> None:
+    """NegEx's pseudo-negations: phrases that contain a cue and deny nothing."""
+    assert flags(text, lang) == expected
