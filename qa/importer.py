@@ -45,6 +45,7 @@ from qa.models import (
     Team,
     utcnow,
 )
+from qa.nlp.normalize import unpaired_surrogate
 
 MAX_PROBLEMS = 100
 MAX_TURN_BYTES = 1_000_000
@@ -227,14 +228,11 @@ class _BadJSON:
     message: str
 
 
-_SURROGATE_RE = re.compile("[\ud800-\udfff]")
-
-
 def _surrogate_at(obj: Any, path: str = "") -> str | None:
     """Where a string holds an unpaired surrogate (JSON's "\\ud800" escape)."""
     if isinstance(obj, str):
-        found = _SURROGATE_RE.search(obj)
-        return None if found is None else f"{path or 'value'} (\\u{ord(found.group()):04x})"
+        at = unpaired_surrogate(obj)
+        return None if at is None else f"{path or 'value'} (\\u{ord(obj[at]):04x})"
     if isinstance(obj, dict):
         for key, value in obj.items():
             where = _surrogate_at(key, path) or _surrogate_at(

@@ -77,6 +77,7 @@ from qa.nlp.normalize import (
     english_key,
     hamza_spellings,
     normalize_phrase,
+    unpaired_surrogate,
 )
 from qa.nlp.taxonomy import (
     CUSTOMER_FRUSTRATION,
@@ -913,12 +914,12 @@ def _surrogate_error(
 ) -> TurnError:
     """Which turn holds text no encoder takes (spaCy hashes words as UTF-8)."""
     for k, text in enumerate(texts):
-        for i, ch in enumerate(text):
-            if "\ud800" <= ch <= "\udfff":
-                return TurnError(
-                    f"turn {turn_of[k]}: text has an unpaired surrogate (\\u{ord(ch):04x}) "
-                    f"at character {i}; it is not Unicode text"
-                )
+        i = unpaired_surrogate(text)
+        if i is not None:
+            return TurnError(
+                f"turn {turn_of[k]}: text has an unpaired surrogate (\\u{ord(text[i]):04x}) "
+                f"at character {i}; it is not Unicode text"
+            )
     return TurnError(f"text cannot be encoded: {exc.reason}")
 
 

@@ -16,23 +16,18 @@ with a non-zero exit status and the lexicon error (file, line, rule).
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import click
 
 from qa.nlp.lexicon import LexiconError
-from qa.nlp.normalize import detect_language
+from qa.nlp.normalize import detect_language, unpaired_surrogate
 from qa.nlp.taxonomy import LANGS, SPEAKERS
 from qa.nlp.types import MAX_CHARS
 
 if TYPE_CHECKING:
     from qa.nlp.analyzer import Analyzer
-
-#: JSON's \\ud800-style escapes can carry lone surrogates, which no encoder or
-#: tokenizer accepts.
-_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
 FLAG_KEYS = ("behavior", "polarity", "rule", "start", "end", "text", "criterion", "suggestion")
 
@@ -80,11 +75,11 @@ def flag_line(raw: bytes, lineno: int, analyzers: dict[str, Analyzer], lexicon_d
             "error": f"line {lineno}: field 'text' has {len(text):,} characters; "
             f"the limit is {MAX_CHARS:,}"
         }
-    bad = _SURROGATE_RE.search(text)
+    bad = unpaired_surrogate(text)
     if bad is not None:
         return {
             "error": f"line {lineno}: field 'text' has an unpaired surrogate "
-            f"(\\u{ord(bad.group()):04x}) at character {bad.start()}; it is not Unicode text"
+            f"(\\u{ord(text[bad]):04x}) at character {bad}; it is not Unicode text"
         }
     lang = obj.get("lang")
     if lang is None:

@@ -145,6 +145,19 @@ def hamza_spellings(phrase: str) -> list[str]:
     return list(out)
 
 
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
+def unpaired_surrogate(text: str) -> int | None:
+    """Where ``text`` holds an unpaired surrogate (a lone ``\\ud800`` JSON escape),
+    or None. No encoder, database or tokenizer takes one, so input is refused
+    with this position rather than failing deep inside."""
+    if text.isascii():
+        return None
+    found = _SURROGATE_RE.search(text)
+    return None if found is None else found.start()
+
+
 def _deletable_codepoints() -> list[int]:
     points: list[int] = []
     for part in re.findall(r".-.|.", _ARABIC_ATTACHED + _JOINERS + _FORMAT, flags=re.S):
