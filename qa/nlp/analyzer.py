@@ -710,9 +710,6 @@ class Analyzer:
             return []
         if outer:
             cands = _outside(cands, outer)
-            pseudo = [(s, e) for s, e, rid in outer if not rid]
-            if pseudo and negations:  # a cue inside "not only" / "كل ما" negates nothing
-                negations = {n for n in negations if not any(s <= n < e for s, e in pseudo)}
         return self._post(
             doc, cands, negations, extra, turns, texts, turn_of, bases, idx, joined, compact
         )
@@ -730,8 +727,8 @@ class Analyzer:
         Token-pattern matches (after a literal anchor, or anywhere for patterns
         without one) join here; ``extra`` says whether any did, since they may
         repeat a phrase match of the same rule. The last item lists the rules'
-        ``not_within`` matches as (start, end, rule id) and the pseudo-negations
-        as (start, end, "").
+        ``not_within`` matches as (start, end, rule id). A cue inside a
+        pseudo-negation ("not only", "كل ما") is no negation cue.
         """
         rules = self._rules
         get = rules.get
@@ -740,6 +737,7 @@ class Analyzer:
         not_within = self._not_within
         pseudo_key = self._pseudo_key
         outer: list[tuple[int, int, str]] = []
+        pseudo: list[tuple[int, int]] = []
         negations: set[int] = set()
         cands: list[_Cand] = []
         append = cands.append
@@ -755,7 +753,7 @@ class Analyzer:
                 elif match_id in not_within:
                     outer.append((s, e, not_within[match_id]))
                 elif match_id == pseudo_key:
-                    outer.append((s, e, ""))  # "" = a pseudo-negation, no rule
+                    pseudo.append((s, e))
                 elif match_id in anchors and (match_id, s) not in done:
                     # keyed by anchor too: two patterns whose anchors start on the
                     # same token each get their own slice and literal checks
@@ -776,6 +774,8 @@ class Analyzer:
             k = bisect_right(bases, idx[s]) - 1
             if comp.cue is customer[k]:
                 append((s, e, comp.fields[0], k, comp))
+        if pseudo and negations:
+            negations = {n for n in negations if not any(s <= n < e for s, e in pseudo)}
         return cands, negations, bool(pattern_matches), outer
 
     def _anchored(
