@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.nlp.analyzer import Analyzer, get_analyzer
-from qa.nlp.suggest import Suggestion, suggest_scores
+from qa.nlp.suggest import Suggestion, rubric_dict, suggest_scores
 from qa.nlp.timing import TimingMetrics, compute_metrics
 from qa.nlp.types import Analysis, coerce_turns
 
@@ -43,20 +43,23 @@ def auto_qa(
 
     Hold detection takes ``hold_silence_s`` and ``announced_hold_min_s`` from the
     rubric's ``timing_thresholds`` for the channel when it defines them (an
-    explicit ``hold_silence_s`` argument wins). ``lexicon_dir`` is the app's ``QA_LEXICON_DIR`` setting (passed in, never read
-    here). Without a rubric, ``suggestions`` is empty. Bulk callers pass the
-    ``analyzer`` they looked up once (the lookup checks the lexicon files).
+    explicit ``hold_silence_s`` argument wins). ``lexicon_dir`` is the app's
+    ``QA_LEXICON_DIR`` setting (passed in, never read here). Without a rubric,
+    ``suggestions`` is empty. Bulk callers pass the ``analyzer`` they looked up
+    once (the lookup checks the lexicon files).
     """
     turn_list = coerce_turns(turns)
     if analyzer is None:
         analyzer = get_analyzer(lang, lexicon_dir)
     analysis = analyzer.analyze(turn_list, channel, lang)
     kwargs: dict[str, Any] = {"hold_announcements": analysis.hold_announcements}
-    kwargs.update(_hold_settings(rubric, channel))
+    data = rubric_dict(rubric) if rubric is not None else None
+    if data is not None:
+        kwargs.update(_hold_settings(data, channel))
     if hold_silence_s is not None:
         kwargs["hold_silence_s"] = hold_silence_s
     metrics = compute_metrics(turn_list, channel, **kwargs)
-    suggestions = suggest_scores(rubric, analysis, metrics, channel) if rubric is not None else {}
+    suggestions = suggest_scores(data, analysis, metrics, channel) if data is not None else {}
     return AutoQA(analysis, metrics, suggestions)
 
 
@@ -64,12 +67,7 @@ def auto_qa(
 HOLD_SETTINGS = ("hold_silence_s", "announced_hold_min_s")
 
 
-def _hold_settings(rubric: Mapping[str, Any] | Any | None, channel: str) -> dict[str, float]:
+def _hold_settings(rubric: Mapping[str, Any], channel: str) -> dict[str, float]:
     """The channel's hold-detection thresholds from the rubric (where it sets them)."""
-    if rubric is None:
-        return {}
-    if not isinstance(rubric, Mapping):
-        dump = getattr(rubric, "model_dump", None)
-        rubric = dump(mode="json") if callable(dump) else {}
     thresholds = (rubric.get("timing_thresholds") or {}).get(channel) or {}
     return {k: float(thresholds[k]) for k in HOLD_SETTINGS if k in thresholds}

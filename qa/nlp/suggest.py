@@ -145,7 +145,8 @@ def _flag_ev(f: Flag) -> FlagEvidence:
     return FlagEvidence(f.rule, f.behavior, f.turn, f.start, f.end, f.text)
 
 
-def _as_dict(obj: Any) -> Mapping[str, Any]:
+def rubric_dict(obj: Any) -> Mapping[str, Any]:
+    """The rubric's plain JSON form (a mapping as given; a pydantic model dumped)."""
     if isinstance(obj, Mapping):
         return obj
     dump = getattr(obj, "model_dump", None)
@@ -297,7 +298,7 @@ def suggest_scores(
     channel: str,
 ) -> dict[str, Suggestion | None]:
     """criterion id -> suggestion (or None) for every criterion with an evidence block."""
-    data = _as_dict(rubric)
+    data = rubric_dict(rubric)
     thresholds = (data.get("timing_thresholds") or {}).get(channel) or {}
     out: dict[str, Suggestion | None] = {}
     for section in data.get("sections") or ():
