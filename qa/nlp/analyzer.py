@@ -154,65 +154,11 @@ _EXTRA_INFIXES = [
 ]
 #: Top-level domains a bare "name.tld" must end in to stay one token as a web
 #: address (spaCy's URL pattern takes any word as a domain: "thanks.bye").
-_TLDS = frozenset(
-    # not the domains that are everyday words ("sorry.it", "ok.no", "thanks.me")
-    [
-        "com",
-        "net",
-        "org",
-        "edu",
-        "gov",
-        "mil",
-        "int",
-        "info",
-        "biz",
-        "io",
-        "co",
-        "ai",
-        "app",
-        "uk",
-        "ca",
-        "au",
-        "nz",
-        "ie",
-        "de",
-        "fr",
-        "es",
-        "nl",
-        "ch",
-        "se",
-        "dk",
-        "fi",
-        "pl",
-        "pt",
-        "ru",
-        "tr",
-        "pk",
-        "sg",
-        "ph",
-        "jp",
-        "cn",
-        "kr",
-        "sa",
-        "ae",
-        "eg",
-        "jo",
-        "kw",
-        "qa",
-        "bh",
-        "om",
-        "lb",
-        "ma",
-        "dz",
-        "tn",
-        "iq",
-        "sy",
-        "ye",
-        "ly",
-        "sd",
-        "ps",
-    ]
-)
+#: (Not the domains that are everyday words: "sorry.it", "ok.no", "thanks.me".)
+_TLD_LIST = """com net org edu gov mil int info biz io co ai app uk ca au nz ie de fr es nl
+ch se dk fi pl pt ru tr pk sg ph jp cn kr sa ae eg jo kw qa bh om lb ma dz tn iq sy ye
+ly sd ps"""
+_TLDS = frozenset(_TLD_LIST.split())
 #: ... and after a diacritic, tatweel or direction mark ("وسهلاً." -> "وسهلاً" ".").
 _EXTRA_SUFFIXES = [
     r"(?<=[\u0600-\u06ff\u200c-\u200f\u061c\u202a-\u202e\u2066-\u2069])[.,:;!?؟،؛]",
@@ -678,7 +624,7 @@ class Analyzer:
             joined = SEPARATOR.join(texts)
         if (
             "  " in joined
-            or joined.count("\n") != len(SEPARATOR) * (len(texts) - 1)
+            or joined.count("\n") != SEPARATOR.count("\n") * (len(texts) - 1)
             or (
                 "\t" in joined or "\r" in joined
                 if joined.isascii()
@@ -936,8 +882,9 @@ def _covered(cands: list[_Cand], token: int) -> bool:
     """Is the token part of a match that goes on after it? A negation word inside
     a phrase of its own ("no worries", "not a problem", "لا تقلق", "ما عليه")
     negates nothing after it: "no worries, I understand" is still empathy. As the
-    last word of a match ("بس مش" + "غلطتك") it still negates what follows. (Asked only when a negation would
-    apply, so the plain loop over the turn's candidates is rare.)"""
+    last word of a match ("بس مش" + "غلطتك") it still negates what follows.
+    (Asked only when a negation would apply, so the plain loop over the turn's
+    candidates is rare.)"""
     for c in cands:
         if c[0] > token:
             return False

@@ -120,8 +120,8 @@ def hamza_spellings(phrase: str) -> list[str]:
     became "المسيول" and never met the lexicon's "المسؤول". Swapping carriers in
     the *lexicon* (ؤ/ئ for each other, or left out as chat writes them where the
     word keeps four letters; a final ء after و/ي also written ئ) costs nothing
-    at analysis time: each spelling is
-    one more PhraseMatcher pattern. Hamza after an alef is left alone ("مساء").
+    at analysis time: each spelling is one more PhraseMatcher pattern. Hamza
+    after an alef is left alone ("مساء").
     """
     spots = [
         i

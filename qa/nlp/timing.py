@@ -26,9 +26,9 @@ Definitions (the metric names are the shared vocabulary):
   when the interaction ended, if it ended on customer words that no agent turn
   answered: to the last event from the first unanswered message (chat, email),
   from the end of the last customer speech (calls), or from the call's start
-  when no agent ever spoke on it. None when nothing was left unanswered. A customer's "thanks,
-  bye" as the last message waits 0 s; a "hello??" an hour after an unanswered
-  question waits an hour, which no reply time would show.
+  when no agent ever spoke on it. None when nothing was left unanswered. A
+  customer's "thanks, bye" as the last message waits 0 s; a "hello??" an hour
+  after an unanswered question waits an hour, which no reply time would show.
 
 Missing or inconsistent timestamps (``None``, NaN, end before start) never
 raise: the metrics that need them are ``None`` and ``problems`` says why. Chat
@@ -166,7 +166,6 @@ def compute_metrics(
     segs: list[_Seg] = []
     no_start: list[int] = []
     no_end: list[int] = []
-    starts: list[tuple[float, int, str]] = []  # (start, index, speaker) of every timed turn
     origin_candidates: list[float] = []
     ends: list[float] = []
     for i, t in enumerate(turn_list):
@@ -182,7 +181,6 @@ def compute_metrics(
         if not _finite(start):
             no_start.append(i)
             continue
-        starts.append((float(start), i, t.speaker))  # type: ignore[arg-type]
         if not _finite(end):
             no_end.append(i)
             continue
@@ -201,11 +199,11 @@ def compute_metrics(
         problems.append(
             f"end missing or invalid for turn(s) {_listed(no_end)}; only first_response_s computed"
         )
-        starts.sort()
-        origin = min([s for s, _, _ in starts] + origin_candidates)
-        first_agent = next((s for s, _, who in starts if who == "agent"), None)
+        starts = [float(t.start) for t in turn_list if t.speaker != "system"]  # type: ignore[arg-type]
+        agent = [float(t.start) for t in turn_list if t.speaker == "agent"]  # type: ignore[arg-type]
+        origin = min(starts + origin_candidates)
         return TimingMetrics(
-            first_response_s=_r(None if first_agent is None else first_agent - origin),
+            first_response_s=_r(min(agent) - origin if agent else None),
             problems=tuple(problems),
         )
     if not segs:
